@@ -1,0 +1,83 @@
+package sdk
+
+import (
+	"fmt"
+	"regexp"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// parentCheckInterval is how often a connector looks for its host. Pdeathsig
+// covers Linux hosts most of the time, but it fires when the host *thread*
+// that started the plugin exits, and it does not exist elsewhere; this
+// watchdog catches the rest within a second.
+const parentCheckInterval = 500 * time.Millisecond
+
+// Serve runs the connector until the host stops it. It is the whole main
+// function of a connector binary. Run by hand, outside a byov host, it
+// explains that and exits.
+func Serve(c Connector) {
+	logger := newPluginLogger()
+	if err := validateMetadata(c.Metadata()); err != nil {
+		logger.Error("the connector's metadata is invalid; fix the connector and rebuild it", "error", err)
+		fmt.Fprintf(os.Stderr, "byov connector: %v\n", err)
+		os.Exit(1)
+	}
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		m := c.Metadata()
+		fmt.Fprintf(os.Stderr, "This is byov connector %q version %s. It is started by the byov host, not by hand:\n"+
+			"put it in the host's plugin_dir, run `byov plugin lock`, then `byov plugin reload %s`.\n", m.Type, m.Version, m.Type)
+		os.Exit(1)
+	}
+	go watchParent(logger)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: PluginSets(c, logger),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           logger,
+	})
+}
+
+// newPluginLogger writes JSON lines to stderr, which go-plugin parses on the
+// host side and re-logs with their level under the plugin's name.
+func newPluginLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Level:      hclog.Trace,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+}
+
+func watchParent(logger hclog.Logger) {
+	parent := os.Getppid()
+	for range time.Tick(parentCheckInterval) {
+		if os.Getppid() != parent {
+			logger.Warn("the byov host that started this connector is gone; exiting", "host_pid", parent)
+			os.Exit(2)
+		}
+	}
+}
+
+var (
+	typeName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	semver   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// validateMetadata catches an author's mistakes when the binary starts.
+func validateMetadata(m Metadata) error {
+	if !typeName.MatchString(m.Type) {
+		return fmt.Errorf("metadata type %q must be lower-case letters, digits and dashes, starting with a letter", m.Type)
+	}
+	if !semver.MatchString(m.Version) {
+		return fmt.Errorf("metadata version %q is not a semantic version such as 1.2.0", m.Version)
+	}
+	for _, c := range m.Capabilities {
+		if c != CapabilityCheckin && c != CapabilityAccounts {
+			return fmt.Errorf("metadata announces unknown capability %q; known ones are %q and %q", c, CapabilityCheckin, CapabilityAccounts)
+		}
+	}
+	return ValidateSchema(m.ConfigSchema)
+}
