@@ -2,8 +2,8 @@ package sdk
 
 import (
 	"fmt"
-	"regexp"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,7 +34,7 @@ func Serve(c Connector) {
 	}
 	go watchParent(logger)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig:  Handshake,
 		VersionedPlugins: PluginSets(c, logger),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           logger,
