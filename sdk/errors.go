@@ -31,6 +31,11 @@ const (
 	CodeUnsupported Code = "Unsupported"
 )
 
+// ErrPluginUnreachable is the cause of an *Error the host gets when the
+// connector process itself failed the call (it crashed, was killed or its
+// connection broke), as opposed to an error the connector reported.
+var ErrPluginUnreachable = errors.New("the connector plugin process is unreachable")
+
 // Codes lists every code, in the order of the documentation.
 var Codes = []Code{
 	CodeNotFound, CodeAmbiguous, CodeInvalidConfig, CodeUnauthenticated,

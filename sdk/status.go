@@ -62,7 +62,7 @@ func fromStatus(err error) error {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return &Error{Code: CodeUnavailable, Message: "the connector plugin could not be reached: " + err.Error(), cause: err}
+		return &Error{Code: CodeUnavailable, Message: "the connector plugin could not be reached: " + err.Error(), cause: ErrPluginUnreachable}
 	}
 	for _, d := range st.Details() {
 		if detail, ok := d.(*connectorv1.ErrorDetail); ok {
@@ -79,7 +79,7 @@ func fromStatus(err error) error {
 		return &Error{Code: CodeUnsupported, Message: "the connector plugin does not implement this call: " + st.Message(),
 			Hint: "the connector was built with an older SDK; update it"}
 	case codes.Unavailable:
-		return &Error{Code: CodeUnavailable, Message: "the connector plugin is unreachable: " + st.Message(), cause: err}
+		return &Error{Code: CodeUnavailable, Message: "the connector plugin is unreachable: " + st.Message(), cause: ErrPluginUnreachable}
 	}
 	return &Error{Code: CodeInternal, Message: st.Message(), cause: err}
 }

@@ -1,0 +1,247 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-version"
+
+	"github.com/byov/byov/sdk"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Dir is the plugin directory (server.plugin_dir).
+	Dir string
+	// LockFile is the path of byov.lock.hcl; when the file does not exist,
+	// binaries run unverified and the manager warns at every start.
+	LockFile string
+	// ExecDir is a private directory for the verified copies that run.
+	ExecDir string
+	// Constraints are the version constraints of the `plugin` blocks.
+	Constraints map[string]version.Constraints
+
+	StartTimeout      time.Duration // to handshake and answer; default 30s
+	DrainTimeout      time.Duration // for calls in flight on a replaced process; default 30s
+	HealthInterval    time.Duration // between pings; default 10s
+	CallTimeout       time.Duration // for calls whose context has no deadline; default 60s
+	RestartBackoff    time.Duration // first wait after a failed restart; default 250ms
+	MaxRestartBackoff time.Duration // default 30s
+
+	Logger hclog.Logger
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.StartTimeout, 30*time.Second)
+	def(&o.DrainTimeout, 30*time.Second)
+	def(&o.HealthInterval, 10*time.Second)
+	def(&o.CallTimeout, 60*time.Second)
+	def(&o.RestartBackoff, 250*time.Millisecond)
+	def(&o.MaxRestartBackoff, 30*time.Second)
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+}
+
+// Manager runs the connector plugins of one host.
+type Manager struct {
+	opts Options
+
+	mu      sync.Mutex
+	plugins map[string]*Plugin
+}
+
+// NewManager prepares a manager; plugins start on first use.
+func NewManager(opts Options) (*Manager, error) {
+	opts.setDefaults()
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("no plugin directory given; set server.plugin_dir")
+	}
+	if opts.ExecDir == "" {
+		dir, err := os.MkdirTemp("", "byov-plugin-exec-")
+		if err != nil {
+			return nil, fmt.Errorf("creating the plugin exec directory: %w", err)
+		}
+		opts.ExecDir = dir
+	}
+	if err := PrepareExecDir(opts.ExecDir); err != nil {
+		return nil, err
+	}
+	return &Manager{opts: opts, plugins: map[string]*Plugin{}}, nil
+}
+
+func (m *Manager) startOptions() startOptions {
+	lock, err := ReadLock(m.opts.LockFile)
+	if err != nil {
+		// A damaged lock file must not open the door to unverified code:
+		// refuse everything until it is fixed.
+		lock = &Lock{}
+		m.opts.Logger.Error("the lock file cannot be read; refusing every connector binary until it is fixed", "lock_file", m.opts.LockFile, "error", err)
+	}
+	if lock == nil {
+		m.opts.Logger.Warn("no lock file: connector binaries run without hash verification; run `byov plugin lock`", "lock_file", m.opts.LockFile)
+	}
+	return startOptions{execDir: m.opts.ExecDir, lock: lock, startTimeout: m.opts.StartTimeout, logger: m.opts.Logger}
+}
+
+func (m *Manager) constraint(typ string) version.Constraints { return m.opts.Constraints[typ] }
+
+func (m *Manager) selectBinary(typ, want string) (Binary, error) {
+	bins, problems, err := Scan(m.opts.Dir)
+	if err != nil {
+		return Binary{}, err
+	}
+	for _, p := range problems {
+		m.opts.Logger.Warn("skipping a file in the plugin directory", "problem", p)
+	}
+	return Select(bins, typ, m.constraint(typ), want)
+}
+
+func meetsConstraint(c version.Constraints, v string) bool {
+	parsed, err := version.NewSemver(v)
+	return err == nil && c.Check(parsed)
+}
+
+// Plugin returns the supervisor of a type, starting its process if it is
+// not running yet. A start failure is returned and retried on the next use.
+func (m *Manager) Plugin(ctx context.Context, typ string) (*Plugin, error) {
+	m.mu.Lock()
+	p, ok := m.plugins[typ]
+	if !ok {
+		p = newPlugin(m, typ)
+		m.plugins[typ] = p
+	}
+	m.mu.Unlock()
+
+	p.lifecycle.Lock()
+	defer p.lifecycle.Unlock()
+	if p.current() != nil {
+		return p, nil
+	}
+	if p.isClosed() {
+		return nil, sdk.Errorf(sdk.CodeUnavailable, "", "the plugin manager has been closed")
+	}
+	proc, err := p.start(ctx, "")
+	if err != nil {
+		p.mu.Lock()
+		p.state, p.lastErr = StateFailed, err
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.install(proc)
+	p.logger.Info("connector plugin started", "plugin", proc.label(), "sha256", proc.sum, "protocol", proc.protocol)
+	return p, nil
+}
+
+// Instance returns a handle on a configured instance of a type. The handle
+// stays valid across restarts and swaps of the type's process.
+func (m *Manager) Instance(ctx context.Context, typ, id string) (*Instance, error) {
+	p, err := m.Plugin(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.RLock()
+	_, ok := p.instances[id]
+	p.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("connector instance %q of type %s is not configured", id, typ)
+	}
+	return &Instance{p: p, id: id}, nil
+}
+
+// Configure creates or replaces an instance of a type and returns its handle.
+func (m *Manager) Configure(ctx context.Context, typ, id string, config map[string]any, sa sdk.ServiceAccount) (*Instance, error) {
+	p, err := m.Plugin(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.configure(ctx, id, config, sa); err != nil {
+		return nil, err
+	}
+	return &Instance{p: p, id: id}, nil
+}
+
+// Unconfigure removes an instance.
+func (m *Manager) Unconfigure(ctx context.Context, typ, id string) error {
+	m.mu.Lock()
+	p := m.plugins[typ]
+	m.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.unconfigure(ctx, id)
+}
+
+// Reload swaps the type's process for the chosen binary: the highest
+// version allowed when want is "", else exactly want.
+func (m *Manager) Reload(ctx context.Context, typ, want string) (Status, error) {
+	m.mu.Lock()
+	p, ok := m.plugins[typ]
+	m.mu.Unlock()
+	if !ok {
+		if _, err := m.Plugin(ctx, typ); err != nil {
+			return Status{Type: typ, State: StateFailed, LastError: err.Error()}, err
+		}
+		m.mu.Lock()
+		p = m.plugins[typ]
+		m.mu.Unlock()
+		if want == "" {
+			return p.Status(), nil
+		}
+	}
+	return p.reload(ctx, want)
+}
+
+// List returns the status of every started type, and a row for each binary
+// type in the plugin directory that has not been started.
+func (m *Manager) List() []Status {
+	m.mu.Lock()
+	rows := make([]Status, 0, len(m.plugins))
+	started := map[string]bool{}
+	for typ, p := range m.plugins {
+		rows = append(rows, p.Status())
+		started[typ] = true
+	}
+	m.mu.Unlock()
+	if bins, _, err := Scan(m.opts.Dir); err == nil {
+		for _, b := range bins {
+			if started[b.Type] {
+				continue
+			}
+			started[b.Type] = true
+			rows = append(rows, Status{Type: b.Type, Version: b.VersionString(), Path: b.Path, State: StateStopped})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Type < rows[j].Type })
+	return rows
+}
+
+// Close stops every plugin, letting calls in flight finish first.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	ps := make([]*Plugin, 0, len(m.plugins))
+	for _, p := range m.plugins {
+		ps = append(ps, p)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.close() }()
+	}
+	wg.Wait()
+}
+
+// DefaultExecDir is where a host with a data directory keeps exec copies.
+func DefaultExecDir(dataDir string) string { return filepath.Join(dataDir, "plugin-exec") }
