@@ -539,17 +539,12 @@ func (s *Store) Verify(ctx context.Context) (Report, error) {
 	}
 	defer rows.Close()
 	var r Report
-	seen := map[int64]bool{}
 	for rows.Next() {
 		var id, version int64
 		var lookup, domain, username string
 		var nonce, ct []byte
 		if err := rows.Scan(&id, &lookup, &domain, &username, &version, &nonce, &ct); err != nil {
 			return Report{}, fmt.Errorf("cannot read the secrets of the vault %s: %w", s.path, err)
-		}
-		if !seen[id] {
-			seen[id] = true
-			r.Accounts++
 		}
 		r.Versions++
 		if _, err := s.seal.open(nonce, ct, s.seal.secretAD(id, version, lookup)); err != nil {
@@ -560,11 +555,29 @@ func (s *Store) Verify(ctx context.Context) (Report, error) {
 	if err := rows.Err(); err != nil {
 		return Report{}, fmt.Errorf("cannot read the secrets of the vault %s: %w", s.path, err)
 	}
-	var all int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM accounts").Scan(&all); err != nil {
+	rows.Close()
+	// Accounts whose current version row is gone: Get fails for them too.
+	orphans, err := s.db.QueryContext(ctx, `
+		SELECT a.domain, a.username, a.version FROM accounts a
+		WHERE NOT EXISTS (SELECT 1 FROM secrets s WHERE s.account_id = a.id AND s.version = a.version)
+		ORDER BY a.lookup`)
+	if err != nil {
+		return Report{}, fmt.Errorf("cannot read the accounts of the vault %s: %w", s.path, err)
+	}
+	defer orphans.Close()
+	for orphans.Next() {
+		ie := &IntegrityError{Reason: "its current version is missing from the file"}
+		if err := orphans.Scan(&ie.Account.Domain, &ie.Account.Username, &ie.Version); err != nil {
+			return Report{}, fmt.Errorf("cannot read the accounts of the vault %s: %w", s.path, err)
+		}
+		r.Damaged = append(r.Damaged, ie)
+	}
+	if err := orphans.Err(); err != nil {
+		return Report{}, fmt.Errorf("cannot read the accounts of the vault %s: %w", s.path, err)
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM accounts").Scan(&r.Accounts); err != nil {
 		return Report{}, fmt.Errorf("cannot count the accounts of the vault %s: %w", s.path, err)
 	}
-	r.Accounts = all // accounts whose versions are all gone still count
 	return r, nil
 }
 
