@@ -167,7 +167,7 @@ func (l *loader) checked(c *Connector, schema []sdk.Attribute, block *hcl.Block)
 			out = l.jsonValue(attr, v, cty.List(cty.String))
 		case sdk.TypeDuration:
 			if s, ok := l.jsonValue(attr, v, cty.String).(string); ok {
-				if _, ok := l.parseDuration(a.Name, s, attr.Expr.Range()); ok {
+				if _, ok := l.parseDuration(a.Name, s, attr.Expr.Range(), true); ok {
 					out = s
 				}
 			}
@@ -223,9 +223,8 @@ func (l *loader) jsonValue(attr *hcl.Attribute, v cty.Value, ty cty.Type) any {
 
 func (l *loader) checkActivity(pa pendingActivity) {
 	a := pa.a
-	if a.Connector != "" && !l.isDeclared("connector", a.Connector) {
-		a.Connector = "" // reported by resolveRefs
-		return
+	if pa.unsure || a.Connector != "" && !l.isDeclared("connector", a.Connector) {
+		return // already reported
 	}
 	at := a.DeclRange
 	if pa.loginAccountRange != nil {
@@ -263,9 +262,6 @@ func (l *loader) checkPolicy(pp pendingPolicy) {
 				l.errorf(u.rng, "Reference to undeclared user", "There is no user block named %q; declare the user, or write a group as \"group:NAME\".%s", u.name, didYouMean(u.name, keys(cfg.Users)))
 			}
 		}
-	}
-	if len(pp.users) == 0 || len(pp.activities) == 0 || len(pp.resources) == 0 {
-		l.warnf(p.DeclRange, "Access policy allows nothing", "Access policy %q needs at least one user, one activity and one resource to allow anything.", p.Name)
 	}
 	// A pair whose platforms differ can never start a session; that is a
 	// mistake in the policy, reported at the resource that does not fit.

@@ -132,6 +132,9 @@ type pendingConnector struct {
 type pendingActivity struct {
 	a                 *Activity
 	loginAccountRange *hcl.Range
+	// unsure is set when login_account or connector was written wrong: the
+	// checks that depend on them would only repeat that mistake.
+	unsure bool
 }
 
 type pendingPolicy struct {
@@ -569,6 +572,7 @@ func (l *loader) activity(b *hcl.Block) {
 			act.LoginAccount = LoginAccount(v)
 			pa.loginAccountRange = attr.Expr.Range().Ptr()
 		default:
+			pa.unsure = true
 			l.errorf(attr.Expr.Range(), "Invalid login_account", "login_account is %q or %q, not %q: \"vault\" checks the account out of the activity's connector, \"requester\" uses the requester's own account.", LoginVault, LoginRequester, v)
 		}
 	}
@@ -577,6 +581,7 @@ func (l *loader) activity(b *hcl.Block) {
 	}
 	if attr, present := a["connector"]; present {
 		act.Connector = l.ref(attr, "connector")
+		pa.unsure = pa.unsure || act.Connector == ""
 	}
 	if attr, present := a["account"]; present {
 		act.AccountTemplate = attr.Expr
@@ -640,6 +645,10 @@ func (l *loader) accessPolicy(b *hcl.Block) {
 	if attr, present := a["resources"]; present {
 		pp.resources = l.refList(attr, "resource")
 		p.Resources = names(pp.resources)
+	}
+	if a["users"] != nil && a["activities"] != nil && a["resources"] != nil &&
+		(len(p.Users) == 0 || len(p.Activities) == 0 || len(p.Resources) == 0) {
+		l.warnf(b.DefRange, "Access policy allows nothing", "Access policy %q needs at least one user, one activity and one resource to allow anything.", p.Name)
 	}
 	if ok {
 		l.cfg.AccessPolicies = append(l.cfg.AccessPolicies, p)
@@ -722,21 +731,28 @@ func (l *loader) duration(attrs hcl.Attributes, name string, def time.Duration) 
 	if attr == nil {
 		return def
 	}
-	d, ok := l.parseDuration(name, s, attr.Expr.Range())
+	d, ok := l.parseDuration(name, s, attr.Expr.Range(), false)
 	if !ok {
 		return def
 	}
 	return d
 }
 
-func (l *loader) parseDuration(name, s string, rng hcl.Range) (time.Duration, bool) {
+// parseDuration parses a Go duration. Zero is refused where it would mean
+// "never" or "at once" by accident (timeouts, session length); a connector's
+// schema may give zero a meaning (cache_ttl = "0s" turns a cache off).
+func (l *loader) parseDuration(name, s string, rng hcl.Range, allowZero bool) (time.Duration, bool) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		l.errorf(rng, "Invalid duration", "%q is not a duration for %s; write it like \"30s\", \"15m\" or \"2h30m\" (units ms, s, m, h).", s, name)
 		return 0, false
 	}
-	if d <= 0 {
-		l.errorf(rng, "Invalid duration", "%s must be longer than zero, not %q.", name, s)
+	switch {
+	case d < 0:
+		l.errorf(rng, "Invalid duration", "%s must not be negative, and %q is.", name, s)
+		return 0, false
+	case d == 0 && !allowZero:
+		l.errorf(rng, "Invalid duration", "%s must be longer than zero.", name)
 		return 0, false
 	}
 	return d, true
