@@ -191,13 +191,13 @@ func TestSessionChecks(t *testing.T) {
 		}
 	})
 	t.Run("SessionTTL", func(t *testing.T) {
-		f.srv.SetSessionTTL(150 * time.Millisecond)
+		f.srv.SetSessionTTL(time.Second)
 		defer f.srv.SetSessionTTL(0)
 		se := f.c.login(f.key, true)
 		if st := f.c.post("WebService/GetContainerListFilter", map[string]any{}, se, nil); st != 200 {
 			t.Fatalf("fresh session: %d", st)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(1100 * time.Millisecond)
 		if st := f.c.post("WebService/GetContainerListFilter", map[string]any{}, se, nil); st != 401 {
 			t.Fatalf("after the TTL: %d, want 401", st)
 		}
