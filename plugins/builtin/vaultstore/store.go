@@ -178,16 +178,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // lock up front, so two writers wait on the busy timeout instead of one of
 // them failing on a lock upgrade. secure_delete zeroes the pages of pruned
 // and deleted versions rather than leaving them in free pages.
-func dsn(path string) string {
+func dsn(path, mode string) string {
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
-	return "file:" + escaped + "?mode=rw" +
+	return "file:" + escaped + "?mode=" + mode +
 		"&_busy_timeout=" + strconv.Itoa(int(busyTimeout/time.Millisecond)) +
 		"&_foreign_keys=1&_synchronous=FULL&_txlock=immediate" +
 		"&_pragma=secure_delete(1)"
 }
 
 func (s *Store) openDB() error {
-	db, err := sql.Open("sqlite", dsn(s.path))
+	db, err := sql.Open("sqlite", dsn(s.path, "rw"))
 	if err != nil {
 		return fmt.Errorf("cannot open the vault file %s: %w", s.path, err)
 	}
@@ -372,16 +372,42 @@ func (s *Store) create(ctx context.Context, opts Options, fresh bool) (err error
 	return nil
 }
 
-// open opens an existing vault. It only reads until the master key has been
-// checked, so a wrong key leaves the file byte for byte as it was.
+// open opens an existing vault. Everything up to the key check goes through
+// a read-only handle: a read-write connection, closed as the last one on a
+// file whose previous writer crashed, would checkpoint the -wal file into
+// the vault, and a refused key must leave both byte for byte as they were.
 func (s *Store) open(ctx context.Context, opts Options) error {
+	ro, err := sql.Open("sqlite", dsn(s.path, "ro"))
+	if err != nil {
+		return fmt.Errorf("cannot open the vault file %s: %w", s.path, err)
+	}
+	defer ro.Close()
+	ro.SetMaxOpenConns(1)
+	if err := s.unlock(ctx, ro, opts); err != nil {
+		return err
+	}
+	ro.Close()
 	if s.db == nil {
 		if err := s.openDB(); err != nil {
 			return err
 		}
 	}
+	// A file restored from some backups comes back in rollback-journal mode;
+	// switch it back now that the key is known to be right.
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err == nil && !strings.EqualFold(mode, "wal") {
+		if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
+			return fmt.Errorf("cannot switch the vault %s to WAL mode: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// unlock checks that the file is a vault this package can read, derives the
+// master key, checks it and unwraps the data key, reading through db only.
+func (s *Store) unlock(ctx context.Context, db *sql.DB, opts Options) error {
 	var appID, version int64
-	if err := s.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code()&0xff == 26 { // SQLITE_NOTADB
 			return fmt.Errorf("%w: %s is not an SQLite database; check path", ErrNotVault, s.path)
@@ -391,7 +417,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 	if appID != applicationID {
 		return fmt.Errorf("%w: %s is an SQLite database but not a byov vault; check path", ErrNotVault, s.path)
 	}
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("cannot read the vault file %s: %w", s.path, err)
 	}
 	if version > SchemaVersion {
@@ -403,7 +429,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 	}
 
 	meta := map[string][]byte{}
-	rows, err := s.db.QueryContext(ctx, "SELECT name, value FROM meta")
+	rows, err := db.QueryContext(ctx, "SELECT name, value FROM meta")
 	if err != nil {
 		return fmt.Errorf("cannot read the metadata of the vault %s: %w", s.path, err)
 	}
@@ -476,15 +502,6 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.check = meta[metaKeyCheck]
-
-	// A file restored from some backups comes back in rollback-journal mode;
-	// switch it back now that the key is known to be right.
-	var mode string
-	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err == nil && !strings.EqualFold(mode, "wal") {
-		if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
-			return fmt.Errorf("cannot switch the vault %s to WAL mode: %w", s.path, err)
-		}
-	}
 	return nil
 }
 

@@ -382,6 +382,37 @@ func TestWrongKey(t *testing.T) {
 	}
 }
 
+// TestWrongKeyAfterCrash: a vault whose last writer died leaves committed
+// pages in the -wal file. A refused open must not fold them into the main
+// file (a checkpoint on close would), so both files keep their bytes.
+func TestWrongKeyAfterCrash(t *testing.T) {
+	s, opts := filledStore(t)
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(opts.Path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	dbSum, walSum := fileSum(t, crashed), fileSum(t, crashed+"-wal")
+
+	bad := opts
+	bad.Path, bad.KeyFile, bad.Passphrase = crashed, "", "guess"
+	if _, err := vaultstore.Open(context.Background(), bad); !errors.Is(err, vaultstore.ErrWrongKey) {
+		t.Fatalf("Open = %v, want ErrWrongKey", err)
+	}
+	if fileSum(t, crashed) != dbSum || fileSum(t, crashed+"-wal") != walSum {
+		t.Error("a refused open changed the vault file or its write-ahead log")
+	}
+	good := opts
+	good.Path = crashed
+	wantSecret(t, open(t, good), carol, carolPW)
+}
+
 // TestNoPlaintextOnDisk scans every file SQLite writes, while the store is
 // open (the WAL holds the newest pages) and after it closed.
 func TestNoPlaintextOnDisk(t *testing.T) {
