@@ -44,15 +44,15 @@ type Type string
 
 // Record types. Session states each have one: TypeSession(state).
 const (
-	TypeRequestAllowed  Type = "request.allowed"
-	TypeRequestDenied   Type = "request.denied"
-	TypeCredentialView  Type = "credential.view"
-	TypeCheckin         Type = "credential.checkin"
-	TypePluginSwap      Type = "plugin.swap"
-	TypePluginRestart   Type = "plugin.restart"
-	TypeConfigReload    Type = "config.reload"
-	TypeTokenCreate     Type = "token.create"
-	TypeTokenRevoke     Type = "token.revoke"
+	TypeRequestAllowed Type = "request.allowed"
+	TypeRequestDenied  Type = "request.denied"
+	TypeCredentialView Type = "credential.view"
+	TypeCheckin        Type = "credential.checkin"
+	TypePluginSwap     Type = "plugin.swap"
+	TypePluginRestart  Type = "plugin.restart"
+	TypeConfigReload   Type = "config.reload"
+	TypeTokenCreate    Type = "token.create"
+	TypeTokenRevoke    Type = "token.revoke"
 	// TypeSessionPrefix starts the type of every session state record;
 	// as a Filter.Type it selects them all.
 	TypeSessionPrefix = "session."

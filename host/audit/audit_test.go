@@ -63,9 +63,13 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{name: "edited field", firstBad: 3, problem: "record 3 (session.available) was altered",
 			stmts: func(*testing.T, string) []string { return []string{"UPDATE audit SET actor = 'mallory' WHERE seq = 3"} }},
 		{name: "edited detail", firstBad: 2, problem: "was altered",
-			stmts: func(*testing.T, string) []string { return []string{`UPDATE audit SET detail = '{"n":"9"}' WHERE seq = 2`} }},
+			stmts: func(*testing.T, string) []string {
+				return []string{`UPDATE audit SET detail = '{"n":"9"}' WHERE seq = 2`}
+			}},
 		{name: "edited time", firstBad: 5, problem: "was altered",
-			stmts: func(*testing.T, string) []string { return []string{"UPDATE audit SET time = time - 1000 WHERE seq = 5"} }},
+			stmts: func(*testing.T, string) []string {
+				return []string{"UPDATE audit SET time = time - 1000 WHERE seq = 5"}
+			}},
 		{name: "deleted middle", firstBad: 4, problem: "record 4 is missing: the log goes from record 3 to record 5",
 			stmts: func(*testing.T, string) []string { return []string{"DELETE FROM audit WHERE seq = 4"} }},
 		{name: "deleted first", firstBad: 1, problem: "record 1 is missing",
