@@ -171,6 +171,8 @@ func openError(err error, opts vaultstore.Options) error {
 		return sdk.Wrap(err, sdk.CodeInvalidConfig, "set create = true to start a new vault, or correct path and key_file", err.Error())
 	case errors.Is(err, vaultstore.ErrSchemaTooNew):
 		return sdk.Wrap(err, sdk.CodeUnsupported, "install the newer byov-connector-builtin that wrote this file", err.Error())
+	case errors.Is(err, vaultstore.ErrDamaged):
+		return sdk.Wrap(err, sdk.CodeInternal, "restore the vault file from a backup", err.Error())
 	case errors.Is(err, vaultstore.ErrNotVault), errors.Is(err, vaultstore.ErrInvalid):
 		return sdk.Wrap(err, sdk.CodeInvalidConfig, "check path", err.Error())
 	}

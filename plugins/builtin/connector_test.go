@@ -201,6 +201,45 @@ func TestMissingFileNotCreated(t *testing.T) {
 	}
 }
 
+func TestOpenErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		code   sdk.Code
+		says   []string
+	}{
+		{"newer schema", func(t *testing.T, path string) { rawExec(t, path, "PRAGMA user_version = 9") },
+			sdk.CodeUnsupported, []string{"schema version 9", "schema version 1 at most"}},
+		{"not a vault", func(t *testing.T, path string) { os.WriteFile(path, bytes.Repeat([]byte("x"), 4096), 0o600) },
+			sdk.CodeInvalidConfig, []string{"not an SQLite database"}},
+		{"damaged data key", func(t *testing.T, path string) {
+			rawExec(t, path, "UPDATE meta SET value = zeroblob(72) WHERE name = 'data_key'")
+		}, sdk.CodeInternal, []string{"damaged", "backup"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := baseConfig(t)
+			in := mustConfigure(t, raw, &syncBuffer{})
+			mustPut(t, in, alice, alicePW)
+			in.Close(context.Background())
+			tc.damage(t, raw["path"].(string))
+			_, err := configure(t, raw, &syncBuffer{})
+			wantCode(t, err, tc.code, tc.says...)
+		})
+	}
+}
+
+func rawExec(t *testing.T, path, query string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 func TestAccounts(t *testing.T) {
 	ctx := context.Background()
 	logs := &syncBuffer{}

@@ -25,6 +25,9 @@ var (
 	ErrMissingFile = errors.New("vault file does not exist")
 	// ErrNotVault: the file exists but is not a byov vault.
 	ErrNotVault = errors.New("not a byov vault file")
+	// ErrDamaged: the vault's own metadata (key check, wrapped data key,
+	// key derivation parameters) is altered or unreadable. Restore a backup.
+	ErrDamaged = errors.New("vault file is damaged")
 	// ErrInvalid: bad input from the caller (an account name, a policy).
 	ErrInvalid = errors.New("invalid input")
 	// ErrClosed: the store has been closed.

@@ -446,7 +446,7 @@ func (s *Store) unlock(ctx context.Context, db *sql.DB, opts Options) error {
 		return fmt.Errorf("cannot read the metadata of the vault %s: %w", s.path, err)
 	}
 	damaged := func(what string) error {
-		return fmt.Errorf("the metadata of the vault %s is damaged (%s); restore the file from a backup", s.path, what)
+		return fmt.Errorf("%w: the metadata of the vault %s is unreadable (%s); restore the file from a backup", ErrDamaged, s.path, what)
 	}
 	if a := string(meta[metaAEAD]); a != aeadName {
 		return damaged(fmt.Sprintf("unknown cipher %q", a))

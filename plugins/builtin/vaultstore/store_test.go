@@ -470,6 +470,23 @@ func TestSchemaTooNew(t *testing.T) {
 	}
 }
 
+func TestDamagedMetadata(t *testing.T) {
+	for _, tc := range []struct{ name, query string }{
+		{"wrapped data key altered", "UPDATE meta SET value = zeroblob(72) WHERE name = 'data_key'"},
+		{"key check removed", "DELETE FROM meta WHERE name = 'key_check'"},
+		{"unknown cipher", "UPDATE meta SET value = CAST('rot13' AS BLOB) WHERE name = 'aead'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, opts := filledStore(t)
+			exec(t, rawDB(t, opts.Path), tc.query)
+			_, err := vaultstore.Open(context.Background(), opts)
+			if !errors.Is(err, vaultstore.ErrDamaged) || !strings.Contains(err.Error(), "restore the file from a backup") {
+				t.Fatalf("Open = %v, want ErrDamaged asking for a backup", err)
+			}
+		})
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	ctx := context.Background()
 	t.Run("not created without create", func(t *testing.T) {
