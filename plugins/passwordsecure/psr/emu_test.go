@@ -60,7 +60,7 @@ type fixture struct {
 	keys   []string // every API key handed to a client
 }
 
-func newFixture(t *testing.T, opts psemu.Options) *fixture {
+func newFixture(t testing.TB, opts psemu.Options) *fixture {
 	t.Helper()
 	srv, err := psemu.New(opts)
 	if err != nil {
@@ -101,7 +101,7 @@ func newFixture(t *testing.T, opts psemu.Options) *fixture {
 }
 
 // client returns a client of the fixture's server; mod adjusts its options.
-func (f *fixture) client(t *testing.T, mod func(*Options)) *Client {
+func (f *fixture) client(t testing.TB, mod func(*Options)) *Client {
 	t.Helper()
 	opts := Options{
 		BaseURL:      f.srv.URL(),
@@ -149,7 +149,7 @@ func (f *fixture) record(err error) {
 
 // assertNoSecrets scans the logs and every error text for the API keys
 // (whole, JWT part, private part), their session material and passwords.
-func (f *fixture) assertNoSecrets(t *testing.T) {
+func (f *fixture) assertNoSecrets(t testing.TB) {
 	t.Helper()
 	f.mu.Lock()
 	haystack := f.logs.String() + "\n" + strings.Join(f.errors, "\n")
