@@ -49,6 +49,7 @@ func BenchmarkGetParallel(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel does not leave the setup out by itself
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
