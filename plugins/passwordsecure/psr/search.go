@@ -75,6 +75,9 @@ const (
 	itemTypePassword      = 1
 	itemTypePasswordMemo  = 10
 	itemTypeOtp           = 16
+
+	// maxContainerFetches bounds the GetContainer calls of one search.
+	maxContainerFetches = 25
 )
 
 func isEncrypted(t int) bool {
@@ -185,6 +188,7 @@ func (c *Client) find(ctx context.Context, a Account) (*container, error) {
 		return nil, err
 	}
 	var matches []*container
+	fetched := 0
 	for i := range list {
 		ct := &list[i]
 		if ct.ContainerType != containerTypePassword || ct.DataStates&dataStateActive == 0 {
@@ -192,6 +196,12 @@ func (c *Client) find(ctx context.Context, a Account) (*container, error) {
 		}
 		if len(ct.Items) == 0 {
 			// The list left the fields out; only the full entry can say.
+			// A bound keeps a server that answers a search with its whole
+			// database from turning one checkout into thousands of calls.
+			if fetched++; fetched > maxContainerFetches {
+				return nil, newError(KindInternal, nil, "narrow the search: check that the server supports the content filter, or rename entries so the user name is distinctive",
+					"the search for %s returned more than %d entries without their fields", a, maxContainerFetches)
+			}
 			full, err := c.getContainer(ctx, ct.ID)
 			if err != nil {
 				return nil, err
