@@ -48,11 +48,14 @@ const (
 	TypeRequestDenied  Type = "request.denied"
 	TypeCredentialView Type = "credential.view"
 	TypeCheckin        Type = "credential.checkin"
-	TypePluginSwap     Type = "plugin.swap"
-	TypePluginRestart  Type = "plugin.restart"
-	TypeConfigReload   Type = "config.reload"
-	TypeTokenCreate    Type = "token.create"
-	TypeTokenRevoke    Type = "token.revoke"
+	// TypeCheckout is a checkout beyond the one that made a session
+	// available: after a host restart lost the credential held in memory.
+	TypeCheckout      Type = "credential.checkout"
+	TypePluginSwap    Type = "plugin.swap"
+	TypePluginRestart Type = "plugin.restart"
+	TypeConfigReload  Type = "config.reload"
+	TypeTokenCreate   Type = "token.create"
+	TypeTokenRevoke   Type = "token.revoke"
 	// TypeSessionPrefix starts the type of every session state record;
 	// as a Filter.Type it selects them all.
 	TypeSessionPrefix = "session."

@@ -134,6 +134,8 @@ func getSession(row *sql.Row, id string) (Session, error) {
 type SessionFilter struct {
 	Requester string
 	States    []string
+	// DueBy keeps sessions whose ExpiresAt is set and not after it.
+	DueBy time.Time
 	// Limit caps the result; 0 means 100 and a negative value means no cap
 	// (for the expiry worker, which must see every open session).
 	Limit int
@@ -152,6 +154,10 @@ func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error
 		for _, st := range f.States {
 			args = append(args, st)
 		}
+	}
+	if !f.DueBy.IsZero() {
+		where = append(where, "expires_at > 0 AND expires_at <= ?")
+		args = append(args, nanos(f.DueBy))
 	}
 	q := "SELECT " + sessionColumns + " FROM sessions"
 	if len(where) > 0 {
