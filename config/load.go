@@ -784,7 +784,7 @@ func (l *loader) strListElems(attr *hcl.Attribute) []ref {
 			out = append(out, r)
 		}
 	}
-	return out
+	return l.dedupe(attr.Name, out)
 }
 
 func (l *loader) strElem(list string, e hcl.Expression) (ref, bool) {
@@ -817,6 +817,7 @@ func (l *loader) userElems(attr *hcl.Attribute) []ref {
 	for _, e := range elems {
 		if trav, d := hcl.AbsTraversalForExpr(e); !d.HasErrors() && trav.RootName() == "user" {
 			if r, ok := l.parseRef(attr.Name, e, "user"); ok {
+				r.kind = "" // the same entry as the string "NAME"
 				out = append(out, r)
 			}
 			continue
@@ -825,5 +826,5 @@ func (l *loader) userElems(attr *hcl.Attribute) []ref {
 			out = append(out, r)
 		}
 	}
-	return out
+	return l.dedupe(attr.Name, out)
 }

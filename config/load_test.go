@@ -346,6 +346,16 @@ access_policy "more" {
 			{E, "Reference to undeclared user", 4, 25, `Did you mean "alice"?`},
 			{E, "Reference to undeclared user", 4, 44, `no user block named "carol"`},
 		}},
+		{"duplicate entries", `
+access_policy "more" {
+  connection_profile = connection_profile.default
+  users              = ["alice", user.alice]
+  activities         = [activity.domain-admin]
+  resources          = [resource.srv01, resource.srv01]
+}`, []wantDiag{
+			{W, "Duplicate entry", 4, 34, `users lists "alice" twice (first at byov.hcl:44,25)`},
+			{W, "Duplicate entry", 6, 41, `resources lists "srv01" twice`},
+		}},
 		{"group with no members", `
 access_policy "more" {
   connection_profile = connection_profile.default

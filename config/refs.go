@@ -34,6 +34,23 @@ func (l *loader) refList(attr *hcl.Attribute, kind string) []ref {
 			out = append(out, r)
 		}
 	}
+	return l.dedupe(attr.Name, out)
+}
+
+// dedupe drops repeated entries of a list with a warning: harmless, but
+// usually a copy-and-paste slip where another name was meant.
+func (l *loader) dedupe(list string, refs []ref) []ref {
+	seen := map[string]hcl.Range{}
+	out := refs[:0]
+	for _, r := range refs {
+		key := r.kind + "." + r.name
+		if first, dup := seen[key]; dup {
+			l.warnf(r.rng, "Duplicate entry", "%s lists %q twice (first at %s); was another name meant?", list, r.name, rangeString(first))
+			continue
+		}
+		seen[key] = r.rng
+		out = append(out, r)
+	}
 	return out
 }
 
