@@ -11,6 +11,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// Run it with a short minimization budget: minimizing a prelude-sized input
+// takes most of a short run otherwise, which looks like a hang.
+//
+//	go test -run XXX -fuzz FuzzLoad -fuzztime 30s -fuzzminimizetime 100x ./config/
+//
 // FuzzLoad checks that no input makes the loader, the account template or
 // the diagnostics writer panic, and that errors always come with a position.
 func FuzzLoad(f *testing.F) {

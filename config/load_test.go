@@ -159,6 +159,14 @@ activity "restart" {
 resource "srv01" {
   platform = "windows"
 }`, []wantDiag{{E, "Duplicate resource name", 2, 10, "already declared at byov.hcl:16,1"}}},
+		{"missing name", `
+resource {
+  platform = "windows"
+}`, []wantDiag{{E, "Missing name for resource", 2, 10, "name"}}},
+		{"extra label", `
+resource "srv02" "srv03" {
+  platform = "windows"
+}`, []wantDiag{{E, "Extraneous label for resource", 2, 18, "Only 1 labels"}}},
 		{"invalid name", `
 resource "srv 02" {
   platform = "windows"
@@ -677,6 +685,34 @@ activity "by-group" {
 				t.Errorf("got %q %q %s, want %q %q", domain, user, diagString(diags), tt.domain, tt.user)
 			}
 		})
+	}
+}
+
+// Sessions evaluate one template from many goroutines at once.
+func TestAccountConcurrently(t *testing.T) {
+	cfg, diags := Load([]byte(prelude), "byov.hcl", testOptions(t))
+	if diags.HasErrors() {
+		t.Fatal(diagString(diags))
+	}
+	act, res := cfg.Activities["domain-admin"], cfg.Resources["srv01"]
+	errs := make(chan string, 8)
+	for i := range 8 {
+		go func() {
+			name := fmt.Sprintf("user%d", i)
+			for range 200 {
+				domain, user, diags := act.Account(Requester{Name: name}, res)
+				if diags.HasErrors() || domain != "CORP" || user != "adm-"+name {
+					errs <- fmt.Sprintf("%s: got %q %q %s", name, domain, user, diagString(diags))
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 8 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
 	}
 }
 

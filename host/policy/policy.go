@@ -36,6 +36,10 @@ type Grant struct {
 	Profile  *config.ConnectionProfile
 	Activity *config.Activity
 	Resource *config.Resource
+	// Requester carries the user's groups from the request and from the
+	// configuration, as the activity's account template sees them:
+	// Grant.Activity.Account(Grant.Requester, Grant.Resource).
+	Requester config.Requester
 }
 
 // Part names a part of a request that no policy matched.
@@ -92,7 +96,11 @@ func Evaluate(cfg *config.Config, req Request) (*Grant, error) {
 
 	groups := slices.Clone(req.Groups)
 	if u, ok := cfg.Users[req.User]; ok {
-		groups = append(groups, u.Groups...)
+		for _, g := range u.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
 	}
 
 	// Count, among the policies that name the user, those that would match
@@ -121,7 +129,8 @@ func Evaluate(cfg *config.Config, req Request) (*Grant, error) {
 			// profile if one is built by hand.
 			return deny(fmt.Sprintf("access policy %s names connection profile %q, which does not exist", p.Name, p.ConnectionProfile))
 		}
-		return &Grant{Policy: p, Profile: profile, Activity: activity, Resource: resource}, nil
+		return &Grant{Policy: p, Profile: profile, Activity: activity, Resource: resource,
+			Requester: config.Requester{Name: req.User, Groups: groups}}, nil
 	}
 
 	switch {

@@ -86,7 +86,7 @@ func TestEvaluate(t *testing.T) {
 			policy: "admins", profile: "default"},
 		{name: "user entry", req: Request{User: "carol", Activity: "rdp", Resource: "srv02"},
 			policy: "helpdesk", profile: "short"},
-		{name: "first policy in file order wins", req: Request{User: "alice", Groups: []string{"helpdesk"}, Activity: "rdp", Resource: "srv01"},
+		{name: "first policy in file order wins", req: Request{User: "alice", Groups: []string{"helpdesk", "domain-admins"}, Activity: "rdp", Resource: "srv01"},
 			policy: "helpdesk", profile: "short"},
 		{name: "user's own entry when no group matches", req: Request{User: "alice", Activity: "rdp", Resource: "srv02"},
 			policy: "admins-rdp", profile: "short"},
@@ -124,6 +124,9 @@ func TestEvaluate(t *testing.T) {
 			if tt.policy != "" {
 				if err != nil {
 					t.Fatalf("denied: %v", err)
+				}
+				if grant.Requester.Name != tt.req.User || len(grant.Requester.Groups) < len(tt.req.Groups) {
+					t.Errorf("requester %+v", grant.Requester)
 				}
 				if grant.Policy.Name != tt.policy || grant.Profile.Name != tt.profile ||
 					grant.Activity.Name != tt.req.Activity || grant.Resource.Name != tt.req.Resource {
