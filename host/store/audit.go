@@ -42,7 +42,7 @@ func scanAudit(row scanner) (AuditRow, error) {
 // 0 and nil when the log is empty. The write lock is held, so the answer stays
 // true until the transaction ends.
 func (t *Tx) AuditHead() (seq int64, hash []byte, err error) {
-	err = t.tx.QueryRowContext(t.ctx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err = t.queryRow("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, nil
 	}
@@ -54,13 +54,13 @@ func (t *Tx) AuditHead() (seq int64, hash []byte, err error) {
 
 // InsertAudit appends a record and moves the stored chain head to it.
 func (t *Tx) InsertAudit(r AuditRow) error {
-	_, err := t.tx.ExecContext(t.ctx, "INSERT INTO audit ("+auditColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	err := t.exec("INSERT INTO audit ("+auditColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 		r.Seq, nanos(r.Time), r.Type, r.Actor, r.SessionID, r.Connector, r.Resource, r.Activity, r.Outcome,
 		r.Detail, r.PrevHash, r.Hash)
 	if err != nil {
 		return fmt.Errorf("cannot append audit record %d: %w", r.Seq, err)
 	}
-	_, err = t.tx.ExecContext(t.ctx, "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "+
+	err = t.exec("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "+
 		"ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", r.Seq, r.Hash)
 	if err != nil {
 		return fmt.Errorf("cannot move the audit chain head to record %d: %w", r.Seq, err)

@@ -101,7 +101,7 @@ func (t *Tx) PutSession(s *Session) error {
 		return err
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")
-	_, err = t.tx.ExecContext(t.ctx, "INSERT OR REPLACE INTO sessions ("+sessionColumns+") VALUES ("+marks+")", args...)
+	err = t.exec("INSERT OR REPLACE INTO sessions ("+sessionColumns+") VALUES ("+marks+")", args...)
 	if err != nil {
 		return fmt.Errorf("cannot save session %s: %w", s.ID, err)
 	}
@@ -110,7 +110,7 @@ func (t *Tx) PutSession(s *Session) error {
 
 // Session reads a session inside the transaction.
 func (t *Tx) Session(id string) (Session, error) {
-	return getSession(t.tx.QueryRowContext(t.ctx, "SELECT "+sessionColumns+" FROM sessions WHERE id = ?", id), id)
+	return getSession(t.queryRow("SELECT "+sessionColumns+" FROM sessions WHERE id = ?", id), id)
 }
 
 // Session returns the session with the given id, or an error wrapping
