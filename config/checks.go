@@ -41,9 +41,6 @@ func (l *loader) checkConnector(pc pendingConnector) {
 			c.Name, c.Plugin, c.Plugin, didYouMean(c.Plugin, keys(known)))
 		return
 	}
-	if c.ServiceAccount != "" && !l.isDeclared("service_account", c.ServiceAccount) {
-		c.ServiceAccount = "" // reported by resolveRefs
-	}
 	schema, ok := l.schema(c.Plugin, pc.pluginRange)
 	if !ok {
 		c.Config, c.ConfigRanges = l.unchecked(pc.config)
@@ -265,6 +262,7 @@ func (l *loader) checkPolicy(pp pendingPolicy) {
 	}
 	// A pair whose platforms differ can never start a session; that is a
 	// mistake in the policy, reported at the resource that does not fit.
+	// Case is ignored: "Windows" and "windows" are the same platform.
 	for _, r := range pp.resources {
 		res, ok := cfg.Resources[r.name]
 		if !ok {
@@ -272,7 +270,7 @@ func (l *loader) checkPolicy(pp pendingPolicy) {
 		}
 		for _, ar := range pp.activities {
 			act, ok := cfg.Activities[ar.name]
-			if !ok || act.Platform == "" || res.Platform == "" || act.Platform == res.Platform {
+			if !ok || act.Platform == "" || res.Platform == "" || strings.EqualFold(act.Platform, res.Platform) {
 				continue
 			}
 			l.errorf(r.rng, "Platform mismatch",
