@@ -28,13 +28,12 @@ func (l *loader) knownPluginTypes() (known map[string]bool, checkable bool) {
 	return known, true
 }
 
-func (l *loader) checkConnector(pc pendingConnector) {
+func (l *loader) checkConnector(pc pendingConnector, known map[string]bool, checkable bool) {
 	c := pc.c
 	if c.Plugin == "" {
 		// Missing or wrong; already reported.
 		return
 	}
-	known, checkable := l.knownPluginTypes()
 	if checkable && !known[c.Plugin] {
 		l.errorf(pc.pluginRange, "Unknown plugin type",
 			"Connector %q uses plugin type %q, but there is no plugin block for it and no binary byov-connector-%s in the plugin directory.%s",

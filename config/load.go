@@ -245,8 +245,10 @@ func (l *loader) load(body hcl.Body) {
 
 	// Second pass: every block is known now.
 	l.resolveRefs()
+	// KnownPluginTypes may scan a directory: ask once.
+	known, checkable := l.knownPluginTypes()
 	for _, pc := range l.connectors {
-		l.checkConnector(pc)
+		l.checkConnector(pc, known, checkable)
 	}
 	for _, pa := range l.activities {
 		l.checkActivity(pa)
