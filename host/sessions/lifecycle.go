@@ -75,7 +75,9 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Session, error) 
 
 	r.Connector = act.Connector
 	allowed.Connector, pending.Connector = r.Connector, r.Connector
-	domain, username, diags := act.Account(config.Requester{Name: req.Requester, Groups: req.Groups}, grant.Resource)
+	// The grant's requester carries the groups of the user block as well,
+	// which is what the template's requester.groups should see.
+	domain, username, diags := act.Account(grant.Requester, grant.Resource)
 	if diags.HasErrors() {
 		cerr := sdk.Errorf(sdk.CodeInvalidConfig, "correct the account template of activity "+act.Name,
 			"cannot name the account for activity %s on resource %s: %s", act.Name, req.Resource, diags.Error())
