@@ -172,7 +172,10 @@ type Activity struct {
 	// LoginAccount is LoginVault.
 	Connector string
 	// AccountTemplate is the account expression, evaluated per session by
-	// Account. Nil means "${resource.domain}\\${requester.name}".
+	// Account. Nil means "${resource.domain}\\${requester.name}". It sees
+	// requester (name, groups) and resource (name, platform, address,
+	// domain, tags) and may call lower, upper, replace, trimprefix,
+	// trimsuffix and substr.
 	AccountTemplate hcl.Expression
 	// VaultOptions are passed to the connector with every checkout.
 	VaultOptions map[string]string
