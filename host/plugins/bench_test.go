@@ -90,8 +90,9 @@ func BenchmarkCheckoutVsPing(b *testing.B) {
 
 // BenchmarkStartToFirstCall compares byov's start of a connector (hash,
 // verify, exec copy, AutoMTLS handshake, metadata, ping, configure, first
-// checkout) with a bare go-plugin start of the same binary (handshake
-// without TLS, dispense, one health check).
+// checkout) with a bare go-plugin start of the same binary (handshake with
+// and without AutoMTLS, dispense, one health check). Every variant includes
+// stopping the process again.
 func BenchmarkStartToFirstCall(b *testing.B) {
 	dir := b.TempDir()
 	path := install(b, dir, "v1.0.0")
@@ -118,8 +119,9 @@ func BenchmarkStartToFirstCall(b *testing.B) {
 		}
 		return raw.(*sdk.Client).Ping(ctx)
 	}
-	ours := func() error {
-		mgr, err := NewManager(Options{Dir: dir, ExecDir: filepath.Join(dir, "exec"), Logger: hclog.NewNullLogger()})
+	// cold: a new host's first start of the binary (read, hash, exec copy).
+	cold := func() error {
+		mgr, err := NewManager(Options{Dir: dir, ExecDir: b.TempDir(), Logger: hclog.NewNullLogger()})
 		if err != nil {
 			return err
 		}
@@ -129,6 +131,24 @@ func BenchmarkStartToFirstCall(b *testing.B) {
 			return err
 		}
 		_, err = inst.Checkout(ctx, req)
+		return err
+	}
+	// warm: a restart or swap of a binary this host has verified before,
+	// with an instance to configure, then the first checkout.
+	mgr, err := NewManager(Options{Dir: dir, ExecDir: filepath.Join(dir, "exec"), Logger: hclog.NewNullLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mgr.Close()
+	inst, err := mgr.Configure(ctx, "test", "corp", nil, sdk.ServiceAccount{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	warm := func() error {
+		if _, err := mgr.Reload(ctx, "test", ""); err != nil {
+			return err
+		}
+		_, err := inst.Checkout(ctx, req)
 		return err
 	}
 	measure := func(fn func() error) time.Duration {
@@ -143,12 +163,14 @@ func BenchmarkStartToFirstCall(b *testing.B) {
 	b.ResetTimer()
 	bareTime := measure(func() error { return bare(false) })
 	bareTLSTime := measure(func() error { return bare(true) })
-	ourTime := measure(ours)
+	coldTime := measure(cold)
+	warmTime := measure(warm)
 	b.ReportMetric(float64(bareTime.Microseconds()), "bare-us/start")
 	b.ReportMetric(float64(bareTLSTime.Microseconds()), "bare-mtls-us/start")
-	b.ReportMetric(float64(ourTime.Microseconds()), "byov-us/start")
-	b.ReportMetric(float64(ourTime)/float64(bareTime), "byov/bare")
-	b.ReportMetric(float64(ourTime)/float64(bareTLSTime), "byov/bare-mtls")
+	b.ReportMetric(float64(coldTime.Microseconds()), "cold-us/start")
+	b.ReportMetric(float64(warmTime.Microseconds()), "warm-us/start")
+	b.ReportMetric(float64(coldTime)/float64(bareTLSTime), "cold/bare-mtls")
+	b.ReportMetric(float64(warmTime)/float64(bareTLSTime), "warm/bare-mtls")
 }
 
 // BenchmarkRSSPerInstances reports the plugin process's resident memory with
@@ -163,7 +185,14 @@ func BenchmarkRSSPerInstances(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		use("i0")
+		// Serve the same traffic in both measurements, so the comparison is
+		// about instances, not about how warm the process's heap is.
+		first := h.instance(b, "test", "i0")
+		for n := 0; n < 100; n++ {
+			if _, err := checkout(ctx, first, "CORP", "alice"); err != nil {
+				b.Fatal(err)
+			}
+		}
 		pid := h.mgr.List()[0].PID
 		one := rssKB(b, pid)
 		for n := 1; n < 100; n++ {

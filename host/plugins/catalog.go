@@ -188,15 +188,18 @@ func HashFile(path string) (string, error) {
 	return sum, err
 }
 
+// execCopyPath is where the verified copy of a binary with this hash runs.
+func execCopyPath(execDir, name, sum string) string {
+	return filepath.Join(execDir, sum[:32], name)
+}
+
 // placeExecCopy writes the verified bytes into the private exec directory,
-// under a folder named by their hash, and returns the path to run. A copy
-// already there from an earlier start is reused after re-hashing it.
+// under a folder named by their hash, and returns the path to run. The copy
+// is written under a temporary name and renamed, so a file at the final path
+// is always whole; the directory is the host user's alone.
 func placeExecCopy(execDir, name string, data []byte, sum string) (string, error) {
-	dir := filepath.Join(execDir, sum[:32])
-	path := filepath.Join(dir, name)
-	if existing, got, err := readAndHash(path); err == nil && got == sum && len(existing) == len(data) {
-		return path, nil
-	}
+	path := execCopyPath(execDir, name, sum)
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the private exec directory: %w", err)
 	}

@@ -56,7 +56,8 @@ func (o *Options) setDefaults() {
 
 // Manager runs the connector plugins of one host.
 type Manager struct {
-	opts Options
+	opts   Options
+	hashes *hashCache
 
 	mu      sync.Mutex
 	plugins map[string]*Plugin
@@ -78,7 +79,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := PrepareExecDir(opts.ExecDir); err != nil {
 		return nil, err
 	}
-	return &Manager{opts: opts, plugins: map[string]*Plugin{}}, nil
+	return &Manager{opts: opts, hashes: &hashCache{sums: map[fileIdentity]string{}}, plugins: map[string]*Plugin{}}, nil
 }
 
 func (m *Manager) startOptions() startOptions {
@@ -92,7 +93,7 @@ func (m *Manager) startOptions() startOptions {
 	if lock == nil {
 		m.opts.Logger.Warn("no lock file: connector binaries run without hash verification; run `byov plugin lock`", "lock_file", m.opts.LockFile)
 	}
-	return startOptions{execDir: m.opts.ExecDir, lock: lock, startTimeout: m.opts.StartTimeout, logger: m.opts.Logger}
+	return startOptions{hashes: m.hashes, execDir: m.opts.ExecDir, lock: lock, startTimeout: m.opts.StartTimeout, logger: m.opts.Logger}
 }
 
 func (m *Manager) constraint(typ string) version.Constraints { return m.opts.Constraints[typ] }

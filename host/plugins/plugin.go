@@ -46,10 +46,10 @@ type Plugin struct {
 	// instances is written under both locks, so either suffices to read it.
 	mu        sync.RWMutex
 	instances map[string]instanceConfig
-	cur      *process
-	state    State
-	lastErr  error
-	restarts int
+	cur       *process
+	state     State
+	lastErr   error
+	restarts  int
 	// ready is closed and replaced whenever cur becomes non-nil or the
 	// plugin gives up, waking calls that wait for a restart.
 	ready  chan struct{}

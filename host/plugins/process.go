@@ -44,6 +44,7 @@ func (p *process) label() string {
 }
 
 type startOptions struct {
+	hashes       *hashCache
 	execDir      string
 	lock         *Lock
 	startTimeout time.Duration
@@ -56,14 +57,7 @@ var pluginVersionInError = regexp.MustCompile(`Plugin version: (\d+)`)
 // is the connector it claims to be and answers. On any failure nothing is
 // left running.
 func startProcess(ctx context.Context, bin Binary, opts startOptions) (*process, error) {
-	data, sum, err := readAndHash(bin.Path)
-	if err != nil {
-		return nil, err
-	}
-	if err := opts.lock.Verify(bin, sum); err != nil {
-		return nil, err
-	}
-	execPath, err := placeExecCopy(opts.execDir, bin.Name(), data, sum)
+	execPath, sum, err := opts.hashes.verifiedCopy(bin, opts.lock, opts.execDir)
 	if err != nil {
 		return nil, err
 	}
