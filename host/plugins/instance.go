@@ -19,9 +19,22 @@ func (i *Instance) ID() string { return i.id }
 // Plugin returns the instance's supervisor.
 func (i *Instance) Plugin() *Plugin { return i.p }
 
+// Err returns why the instance cannot serve, if its configuration was
+// refused; nil when it is fine or its process is merely restarting.
+func (i *Instance) Err() error { return i.p.instanceError(i.id) }
+
+// call refuses at once when the instance's configuration was refused, and
+// otherwise runs fn on the type's serving process.
+func (i *Instance) call(ctx context.Context, fn func(ctx context.Context, c *sdk.Client) error) error {
+	if err := i.p.instanceError(i.id); err != nil {
+		return err
+	}
+	return i.p.call(ctx, fn)
+}
+
 // Checkout takes an account's credential out of the vault.
 func (i *Instance) Checkout(ctx context.Context, req sdk.CheckoutRequest) (cred *sdk.Credential, err error) {
-	err = i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	err = i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		cred, err = c.Checkout(ctx, i.id, req)
 		return err
 	})
@@ -34,14 +47,14 @@ func (i *Instance) Checkin(ctx context.Context, req sdk.CheckinRequest) error {
 	if meta, err := i.p.Metadata(); err == nil && !meta.Has(sdk.CapabilityCheckin) {
 		return nil
 	}
-	return i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	return i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		return c.Checkin(ctx, i.id, req)
 	})
 }
 
 // Check runs the instance's connection check.
 func (i *Instance) Check(ctx context.Context, req sdk.CheckRequest) (findings []sdk.Finding, err error) {
-	err = i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	err = i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		findings, err = c.Check(ctx, i.id, req)
 		return err
 	})
@@ -50,7 +63,7 @@ func (i *Instance) Check(ctx context.Context, req sdk.CheckRequest) (findings []
 
 // Put stores a new version of an account's secret.
 func (i *Instance) Put(ctx context.Context, req sdk.PutRequest) (version int64, err error) {
-	err = i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	err = i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		version, err = c.Put(ctx, i.id, req)
 		return err
 	})
@@ -59,14 +72,14 @@ func (i *Instance) Put(ctx context.Context, req sdk.PutRequest) (version int64, 
 
 // Delete removes an account.
 func (i *Instance) Delete(ctx context.Context, account sdk.Account) error {
-	return i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	return i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		return c.Delete(ctx, i.id, account)
 	})
 }
 
 // List returns the accounts the instance holds, without secrets.
 func (i *Instance) List(ctx context.Context, req sdk.ListRequest) (infos []sdk.AccountInfo, err error) {
-	err = i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error {
+	err = i.call(ctx, func(ctx context.Context, c *sdk.Client) error {
 		infos, err = c.List(ctx, i.id, req)
 		return err
 	})
@@ -76,5 +89,5 @@ func (i *Instance) List(ctx context.Context, req sdk.ListRequest) (infos []sdk.A
 // Ping runs the bare health check on the serving process; benchmarks use it
 // as the floor that checkouts are compared with.
 func (i *Instance) Ping(ctx context.Context) error {
-	return i.p.call(ctx, func(ctx context.Context, c *sdk.Client) error { return c.Ping(ctx) })
+	return i.call(ctx, func(ctx context.Context, c *sdk.Client) error { return c.Ping(ctx) })
 }

@@ -117,13 +117,7 @@ func meetsConstraint(c version.Constraints, v string) bool {
 // Plugin returns the supervisor of a type, starting its process if it is
 // not running yet. A start failure is returned and retried on the next use.
 func (m *Manager) Plugin(ctx context.Context, typ string) (*Plugin, error) {
-	m.mu.Lock()
-	p, ok := m.plugins[typ]
-	if !ok {
-		p = newPlugin(m, typ)
-		m.plugins[typ] = p
-	}
-	m.mu.Unlock()
+	p := m.plugin(typ)
 
 	p.lifecycle.Lock()
 	defer p.lifecycle.Unlock()
@@ -133,7 +127,7 @@ func (m *Manager) Plugin(ctx context.Context, typ string) (*Plugin, error) {
 	if p.isClosed() {
 		return nil, sdk.Errorf(sdk.CodeUnavailable, "", "the plugin manager has been closed")
 	}
-	proc, err := p.start(ctx, "")
+	proc, err := p.start(ctx, "", false)
 	if err != nil {
 		p.mu.Lock()
 		p.state, p.lastErr = StateFailed, err
@@ -145,32 +139,44 @@ func (m *Manager) Plugin(ctx context.Context, typ string) (*Plugin, error) {
 	return p, nil
 }
 
-// Instance returns a handle on a configured instance of a type. The handle
-// stays valid across restarts and swaps of the type's process.
-func (m *Manager) Instance(ctx context.Context, typ, id string) (*Instance, error) {
-	p, err := m.Plugin(ctx, typ)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.RLock()
-	_, ok := p.instances[id]
-	p.mu.RUnlock()
+// plugin returns the supervisor of a type without starting it.
+func (m *Manager) plugin(typ string) *Plugin {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.plugins[typ]
 	if !ok {
-		return nil, fmt.Errorf("connector instance %q of type %s is not configured", id, typ)
+		p = newPlugin(m, typ)
+		m.plugins[typ] = p
 	}
-	return &Instance{p: p, id: id}, nil
+	return p
 }
 
-// Configure creates or replaces an instance of a type and returns its handle.
+// Instance returns a handle on an instance of a type. The handle stays valid
+// across restarts and swaps of the type's process; its calls report why
+// the instance cannot serve, if it cannot.
+func (m *Manager) Instance(typ, id string) *Instance {
+	return &Instance{p: m.plugin(typ), id: id}
+}
+
+// Configure creates or replaces an instance of a type, starting the type's
+// process if needed, and returns its handle. The configuration is kept even
+// when the process cannot start or refuses it, so that a later restart,
+// `plugin reload` or configuration reload can bring the instance up; the
+// handle is returned with the error.
 func (m *Manager) Configure(ctx context.Context, typ, id string, config map[string]any, sa sdk.ServiceAccount) (*Instance, error) {
-	p, err := m.Plugin(ctx, typ)
-	if err != nil {
-		return nil, err
+	p := m.plugin(typ)
+	inst := &Instance{p: p, id: id}
+	if p.current() == nil {
+		// Record first, so that the start configures it with the others.
+		p.mu.Lock()
+		p.instances[id] = instanceConfig{config: config, sa: sa}
+		p.mu.Unlock()
+		if _, err := m.Plugin(ctx, typ); err != nil {
+			return inst, err
+		}
+		return inst, p.instanceError(id)
 	}
-	if err := p.configure(ctx, id, config, sa); err != nil {
-		return nil, err
-	}
-	return &Instance{p: p, id: id}, nil
+	return inst, p.configure(ctx, id, config, sa)
 }
 
 // Unconfigure removes an instance.
@@ -187,19 +193,13 @@ func (m *Manager) Unconfigure(ctx context.Context, typ, id string) error {
 // Reload swaps the type's process for the chosen binary: the highest
 // version allowed when want is "", else exactly want.
 func (m *Manager) Reload(ctx context.Context, typ, want string) (Status, error) {
-	m.mu.Lock()
-	p, ok := m.plugins[typ]
-	m.mu.Unlock()
-	if !ok {
+	p := m.plugin(typ)
+	if p.current() == nil && want == "" {
+		// Nothing runs (never started, or its start failed): start it.
 		if _, err := m.Plugin(ctx, typ); err != nil {
-			return Status{Type: typ, State: StateFailed, LastError: err.Error()}, err
+			return p.Status(), fmt.Errorf("starting connector %s failed: %w", typ, err)
 		}
-		m.mu.Lock()
-		p = m.plugins[typ]
-		m.mu.Unlock()
-		if want == "" {
-			return p.Status(), nil
-		}
+		return p.Status(), nil
 	}
 	return p.reload(ctx, want)
 }

@@ -30,6 +30,9 @@ const (
 type instanceConfig struct {
 	config map[string]any
 	sa     sdk.ServiceAccount
+	// err is why the serving process refused this configuration; calls to
+	// the instance return it until a Configure succeeds.
+	err error
 }
 
 // Plugin supervises the processes of one connector type.
@@ -76,8 +79,11 @@ func (p *Plugin) Metadata() (sdk.Metadata, error) {
 	return p.cur.meta, nil
 }
 
-// start runs the selected binary; the caller holds lifecycle.
-func (p *Plugin) start(ctx context.Context, want string) (*process, error) {
+// start runs the selected binary; the caller holds lifecycle. When strict,
+// an instance configuration the new process refuses fails the start (a swap
+// must not break a working instance); otherwise the refusal is kept on that
+// instance alone, so one bad connector block does not take down the others.
+func (p *Plugin) start(ctx context.Context, want string, strict bool) (*process, error) {
 	bin, err := p.m.selectBinary(p.typ, want)
 	if err != nil {
 		return nil, err
@@ -92,7 +98,7 @@ func (p *Plugin) start(ctx context.Context, want string) (*process, error) {
 			return nil, fmt.Errorf("connector %s reports version %s, which does not meet the configured constraint %q", bin.Name(), proc.meta.Version, c)
 		}
 	}
-	if err := p.configureAll(ctx, proc); err != nil {
+	if err := p.configureAll(ctx, proc, strict); err != nil {
 		proc.stop()
 		return nil, err
 	}
@@ -100,20 +106,32 @@ func (p *Plugin) start(ctx context.Context, want string) (*process, error) {
 }
 
 // configureAll replays every instance's configuration into a new process.
-func (p *Plugin) configureAll(ctx context.Context, proc *process) error {
+func (p *Plugin) configureAll(ctx context.Context, proc *process, strict bool) error {
+	p.mu.RLock()
 	ids := make([]string, 0, len(p.instances))
 	for id := range p.instances {
 		ids = append(ids, id)
 	}
+	p.mu.RUnlock()
 	sort.Strings(ids)
 	for _, id := range ids {
+		p.mu.RLock()
 		ic := p.instances[id]
+		p.mu.RUnlock()
 		cctx, cancel := context.WithTimeout(ctx, p.m.opts.StartTimeout)
 		err := proc.rpc.Configure(cctx, id, ic.config, ic.sa)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("connector %s refused the configuration of instance %q: %w", proc.label(), id, err)
+			err = fmt.Errorf("connector %s refused the configuration of instance %q: %w", proc.label(), id, err)
+			if strict && ic.err == nil {
+				return err
+			}
+			p.logger.Error("a connector instance could not be configured; its calls fail until it is fixed", "instance", id, "error", err)
 		}
+		p.mu.Lock()
+		ic.err = err
+		p.instances[id] = ic
+		p.mu.Unlock()
 	}
 	return nil
 }
@@ -201,7 +219,7 @@ func (p *Plugin) restart(proc *process, why error) {
 			p.lifecycle.Unlock()
 			return
 		}
-		next, err := p.start(context.Background(), want)
+		next, err := p.start(context.Background(), want, false)
 		if err == nil {
 			p.mu.Lock()
 			p.restarts++
@@ -299,22 +317,34 @@ func (p *Plugin) call(ctx context.Context, fn func(ctx context.Context, c *sdk.C
 }
 
 // configure records an instance's configuration and applies it to the
-// serving process; a restarted or swapped-in process gets it too.
+// serving process; a restarted or swapped-in process gets it too. With no
+// process running, it is kept for the next start.
 func (p *Plugin) configure(ctx context.Context, id string, config map[string]any, sa sdk.ServiceAccount) error {
 	p.lifecycle.Lock()
 	defer p.lifecycle.Unlock()
 	p.mu.RLock()
 	proc := p.cur
 	p.mu.RUnlock()
+	var err error
 	if proc != nil {
-		if err := proc.rpc.Configure(ctx, id, config, sa); err != nil {
-			return err
-		}
+		err = proc.rpc.Configure(ctx, id, config, sa)
 	}
 	p.mu.Lock()
-	p.instances[id] = instanceConfig{config: config, sa: sa}
+	p.instances[id] = instanceConfig{config: config, sa: sa, err: err}
 	p.mu.Unlock()
-	return nil
+	return err
+}
+
+// instanceError is the configuration error of an instance, if any.
+func (p *Plugin) instanceError(id string) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ic, ok := p.instances[id]
+	if !ok {
+		return sdk.Errorf(sdk.CodeInvalidConfig, "add a connector block for it and reload the configuration",
+			"connector instance %q of type %s is not configured", id, p.typ)
+	}
+	return ic.err
 }
 
 // unconfigure forgets an instance.
@@ -336,7 +366,7 @@ func (p *Plugin) unconfigure(ctx context.Context, id string) error {
 // new one fails, the old one keeps serving and the error says why.
 func (p *Plugin) reload(ctx context.Context, want string) (Status, error) {
 	p.lifecycle.Lock()
-	next, err := p.start(ctx, want)
+	next, err := p.start(ctx, want, true)
 	if err != nil {
 		p.lifecycle.Unlock()
 		still := "nothing else was running"

@@ -65,7 +65,7 @@ func TestConfigureErrorsAndUnknownInstance(t *testing.T) {
 	if sdk.CodeOf(err) != sdk.CodeInvalidConfig || !strings.Contains(err.Error(), `unknown attribute "lable"`) {
 		t.Fatalf("want InvalidConfig naming the unknown attribute, got %v", err)
 	}
-	if _, err := h.mgr.Instance(ctx, "test", "never"); err == nil {
+	if _, err := h.mgr.Instance("test", "never").Checkout(ctx, sdk.CheckoutRequest{}); sdk.CodeOf(err) != sdk.CodeInvalidConfig {
 		t.Fatal("an unconfigured instance was handed out")
 	}
 }
@@ -153,6 +153,21 @@ func TestLockRefusesUnpinnedBinaryAndOtherTypesKeepServing(t *testing.T) {
 	other := h.instance(t, "other", "o1")
 	if _, err := checkout(ctx, other, "CORP", "alice"); err != nil {
 		t.Fatalf("the other type stopped serving: %v", err)
+	}
+
+	// The operator trusts the binary after all: lock -update, then reload.
+	// The instance configured while the type could not start comes up.
+	if _, err := lock.Update(bins, map[string]bool{"test": true}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Write(h.mgr.opts.LockFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.mgr.Reload(ctx, "test", ""); err != nil {
+		t.Fatalf("reload after lock -update: %v", err)
+	}
+	if _, err := checkout(ctx, h.mgr.Instance("test", "corp"), "CORP", "alice"); err != nil {
+		t.Fatalf("the instance configured before the fix does not serve: %v", err)
 	}
 }
 
