@@ -28,9 +28,9 @@ func newOfflineManager(configPath string) (*plugins.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return plugins.NewManager(plugins.Options{
-		Dir: cfg.Server.PluginDir, LockFile: server.LockFilePath(configPath), ExecDir: dir, Logger: hclog.NewNullLogger(),
-	})
+	opts := server.PluginOptions(cfg, configPath, hclog.NewNullLogger())
+	opts.ExecDir = dir
+	return plugins.NewManager(opts)
 }
 
 func cmdPluginLock(args []string) error {

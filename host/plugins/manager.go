@@ -24,6 +24,10 @@ type Options struct {
 	LockFile string
 	// ExecDir is a private directory for the verified copies that run.
 	ExecDir string
+	// WorkDir is the plugins' working directory, so that relative paths in
+	// connector config blocks resolve against the configuration file's
+	// directory, like every other path in it. Empty: the host's.
+	WorkDir string
 	// Constraints are the version constraints of the `plugin` blocks.
 	Constraints map[string]version.Constraints
 
@@ -35,6 +39,10 @@ type Options struct {
 	MaxRestartBackoff time.Duration // default 30s
 
 	Logger hclog.Logger
+	// OnRestart, when set, hears of every automatic restart after a crash:
+	// the status after it, and the error when the attempt failed. The host
+	// audits them.
+	OnRestart func(st Status, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -93,7 +101,7 @@ func (m *Manager) startOptions() startOptions {
 	if lock == nil {
 		m.opts.Logger.Warn("no lock file: connector binaries run without hash verification; run `byov plugin lock`", "lock_file", m.opts.LockFile)
 	}
-	return startOptions{hashes: m.hashes, execDir: m.opts.ExecDir, lock: lock, startTimeout: m.opts.StartTimeout, logger: m.opts.Logger}
+	return startOptions{workDir: m.opts.WorkDir, hashes: m.hashes, execDir: m.opts.ExecDir, lock: lock, startTimeout: m.opts.StartTimeout, logger: m.opts.Logger}
 }
 
 func (m *Manager) constraint(typ string) version.Constraints { return m.opts.Constraints[typ] }
@@ -246,3 +254,21 @@ func (m *Manager) Close() {
 
 // DefaultExecDir is where a host with a data directory keeps exec copies.
 func DefaultExecDir(dataDir string) string { return filepath.Join(dataDir, "plugin-exec") }
+
+// KnownTypes lists the connector types with a binary in the plugin
+// directory.
+func (m *Manager) KnownTypes() []string {
+	bins, _, err := Scan(m.opts.Dir)
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var types []string
+	for _, b := range bins {
+		if !seen[b.Type] {
+			seen[b.Type] = true
+			types = append(types, b.Type)
+		}
+	}
+	return types
+}

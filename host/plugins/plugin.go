@@ -227,6 +227,7 @@ func (p *Plugin) restart(proc *process, why error) {
 			p.install(next)
 			p.lifecycle.Unlock()
 			p.logger.Info("connector plugin restarted", "plugin", next.label(), "attempt", attempt)
+			p.notifyRestart(nil)
 			return
 		}
 		p.lifecycle.Unlock()
@@ -236,9 +237,16 @@ func (p *Plugin) restart(proc *process, why error) {
 		close(p.ready) // callers waiting for the restart get the error now
 		p.ready = make(chan struct{})
 		p.mu.Unlock()
+		p.notifyRestart(err)
 		p.logger.Error("restarting the connector plugin failed; retrying", "plugin", p.typ, "attempt", attempt, "retry_in", backoff, "error", err)
 		time.Sleep(backoff)
 		backoff = min(backoff*2, p.m.opts.MaxRestartBackoff)
+	}
+}
+
+func (p *Plugin) notifyRestart(err error) {
+	if hook := p.m.opts.OnRestart; hook != nil {
+		hook(p.Status(), err)
 	}
 }
 

@@ -44,6 +44,7 @@ func (p *process) label() string {
 }
 
 type startOptions struct {
+	workDir      string
 	hashes       *hashCache
 	execDir      string
 	lock         *Lock
@@ -69,6 +70,7 @@ func startProcess(ctx context.Context, bin Binary, opts startOptions) (*process,
 	var client *plugin.Client
 	for attempt := 0; ; attempt++ {
 		cmd := exec.Command(execPath)
+		cmd.Dir = opts.workDir
 		dieWithHost(cmd)
 		client = plugin.NewClient(&plugin.ClientConfig{
 			HandshakeConfig:  sdk.Handshake,

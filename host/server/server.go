@@ -68,6 +68,14 @@ func (e *DiagnosticsError) Error() string {
 	return fmt.Sprintf("the configuration has %d error(s):\n%s", len(e.Diags.Errs()), e.Text)
 }
 
+// configDir is the absolute directory of the configuration file.
+func configDir(configPath string) string {
+	if abs, err := filepath.Abs(configPath); err == nil {
+		return filepath.Dir(abs)
+	}
+	return filepath.Dir(configPath)
+}
+
 // LockFilePath is where the lock file of a configuration lives.
 func LockFilePath(configPath string) string {
 	return filepath.Join(filepath.Dir(configPath), plugins.LockFileName)
@@ -106,7 +114,8 @@ func RenderDiagnostics(diags hcl.Diagnostics) string {
 	return b.String()
 }
 
-func pluginOptions(cfg *config.Config, configPath string, logger hclog.Logger) plugins.Options {
+// PluginOptions are the plugin manager options a configuration implies.
+func PluginOptions(cfg *config.Config, configPath string, logger hclog.Logger) plugins.Options {
 	constraints := map[string]version.Constraints{}
 	for typ, p := range cfg.Plugins {
 		if p.Constraints != nil {
@@ -116,6 +125,7 @@ func pluginOptions(cfg *config.Config, configPath string, logger hclog.Logger) p
 	return plugins.Options{
 		Dir:            cfg.Server.PluginDir,
 		LockFile:       LockFilePath(configPath),
+		WorkDir:        configDir(configPath),
 		ExecDir:        plugins.DefaultExecDir(cfg.Server.DataDir),
 		Constraints:    constraints,
 		StartTimeout:   cfg.Server.PluginStartTimeout,
@@ -143,7 +153,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
 	s := &Server{opts: opts, logger: logger}
-	popts := pluginOptions(first, opts.ConfigPath, logger)
+	popts := PluginOptions(first, opts.ConfigPath, logger)
 	popts.OnRestart = s.auditRestart
 	mgr, err := plugins.NewManager(popts)
 	if err != nil {
