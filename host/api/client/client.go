@@ -340,7 +340,7 @@ func (c *Client) explain(err error) error {
 		return fmt.Errorf("cannot trust byov at %s: its certificate is not valid for that name; use a name the certificate holds in %s: %w", c.addr, EnvAddr, err)
 	case errors.As(err, &certErr):
 		return fmt.Errorf("cannot trust byov at %s: its certificate did not verify; check it, or set %s to the CA's PEM file: %w", c.addr, EnvCACert, err)
-	case errors.As(err, &recErr):
+	case errors.As(err, &recErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("byov at %s does not speak TLS; use http:// in %s: %w", c.addr, EnvAddr, err)
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot reach byov at %s: the host name does not resolve; check %s: %w", c.addr, EnvAddr, err)
