@@ -162,6 +162,8 @@ func (s *Server) newHTTPServer() (*http.Server, error) {
 func (s *Server) Serve(ln net.Listener) error {
 	srv, err := s.newHTTPServer()
 	if err != nil {
+		// Shut down before it started: nothing to serve.
+		ln.Close()
 		return nil
 	}
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -218,6 +220,24 @@ func listenUnix(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// LoopbackAddr reports whether a listen address reaches this machine only:
+// a loopback IP, "localhost", or a unix:// socket. The server uses it for
+// Options.Loopback.
+func LoopbackAddr(addr string) bool {
+	if strings.HasPrefix(addr, "unix://") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // Shutdown stops accepting requests and waits, until ctx ends, for those in

@@ -743,3 +743,14 @@ func TestRequestLog(t *testing.T) {
 		t.Fatal("the request log holds a request body")
 	}
 }
+
+func TestLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8443": true, "[::1]:8443": true, "localhost:8443": true, "unix:///run/byov.sock": true,
+		"0.0.0.0:8443": false, ":8443": false, "10.1.2.3:8443": false, "byov.example.com:443": false,
+	} {
+		if got := api.LoopbackAddr(addr); got != want {
+			t.Errorf("LoopbackAddr(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -5,25 +5,25 @@
 //
 // # Routes
 //
-//	POST   /v1/sessions                          user   start a session (201; 403 denied)
-//	GET    /v1/sessions                          user   own sessions; admin: all, ?user= ?state= ?limit=
-//	GET    /v1/sessions/{id}                     user   the requester's or, for an admin, any
-//	GET    /v1/sessions/{id}/credential          user   only the requester, only while available
-//	DELETE /v1/sessions/{id}                     user   end it ({reason} optional)
-//	GET    /v1/connectors                        user
-//	POST   /v1/connectors/{name}/check           admin  {test_account?}
-//	GET    /v1/connectors/{name}/accounts        admin  ?domain=
-//	PUT    /v1/connectors/{name}/accounts        admin  {account, password, description, tags}
-//	DELETE /v1/connectors/{name}/accounts/{account} admin (account URL-escaped)
-//	GET    /v1/plugins                           admin
-//	POST   /v1/plugins/{type}/reload             admin  {version?}
-//	GET    /v1/audit                             admin  ?session= ?type= ?since= ?after= ?limit= ?newest=
-//	GET    /v1/audit/verify                      admin
-//	POST   /v1/tokens                            admin  {name, role, user, ttl} (201; the token shown once)
-//	GET    /v1/tokens                            admin
-//	DELETE /v1/tokens/{id}                       admin
-//	GET    /v1/sys/health                        none
-//	GET    /metrics                              none
+//	POST   /v1/sessions                             user   201 session; 403 Denied; connector code + session when the checkout failed
+//	GET    /v1/sessions                             user   200 {sessions}: own; admin all, ?user= ?state=a,b|active ?limit=
+//	GET    /v1/sessions/{id}                        user   200 session; 404 unless the requester's or the caller is admin
+//	GET    /v1/sessions/{id}/credential             user   200 credential; 403 Forbidden/NoPasswordAccess/InsecureTransport; 409 NotAvailable/NoCredential
+//	DELETE /v1/sessions/{id}                        user   200 ended session ({reason} optional; idempotent)
+//	GET    /v1/connectors                           user   200 {connectors}
+//	POST   /v1/connectors/{name}/check              admin  200 {connector, ok, findings} ({test_account} optional); 404 unknown
+//	GET    /v1/connectors/{name}/accounts           admin  200 {accounts} (?domain=); 501 Unsupported without the capability
+//	PUT    /v1/connectors/{name}/accounts           admin  200 {connector, account, version}
+//	DELETE /v1/connectors/{name}/accounts/{account} admin  204 (account URL-escaped DOMAIN\user)
+//	GET    /v1/plugins                              admin  200 {plugins}
+//	POST   /v1/plugins/{type}/reload                admin  200 {plugin} ({version} optional); 502 ReloadFailed + plugin; 404 unknown type
+//	GET    /v1/audit                                admin  200 {records, next_after} (?session= ?type= ?since=RFC3339|1h|7d ?after= ?limit= ?newest=)
+//	GET    /v1/audit/verify                         admin  200 report (ok false for a broken chain)
+//	POST   /v1/tokens                               admin  201 {token, id, name, role, user, ...}: the token shown once
+//	GET    /v1/tokens                               admin  200 {tokens}, without secrets
+//	DELETE /v1/tokens/{id}                          admin  200 revoked token
+//	GET    /v1/sys/health                           none   200 {status ok|degraded, version, plugins, problems}; 503 when the state file is unreadable
+//	GET    /metrics                                 none   200 Prometheus text
 //
 // Every other route needs `Authorization: Bearer <token>`. Every error is
 // {"error":{"code","message","hint"}}; the codes are the Code* constants and
@@ -34,6 +34,14 @@
 // A session whose checkout failed is answered with the connector's error and
 // the failed session beside it ("session" in the error body), so that the
 // caller learns both what went wrong and which session recorded it.
+//
+// # Audit
+//
+// Sessions audit themselves (host/sessions). The API adds token.create and
+// token.revoke (in the same transaction as the change), plugin.swap with its
+// outcome, and account.put and account.delete for the builtin vault's
+// accounts, each naming the admin's user and token id. A refused token is
+// logged, not audited: it acts as nobody.
 //
 // # Secrets
 //
