@@ -31,7 +31,7 @@ var (
 )
 
 // builtPlugins builds the builtin connector once into a plugin directory.
-func builtPlugins(t *testing.T) string {
+func builtPlugins(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		pluginDir, buildErr = os.MkdirTemp("", "byov-e2e-plugins-")
@@ -112,7 +112,7 @@ access_policy "admins" {
 
 // host is a byov host serving on a random loopback port.
 type host struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	srv    *Server
 	addr   string
@@ -129,7 +129,7 @@ type lockedWriter struct {
 
 func (w lockedWriter) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(p) }
 
-func writeConfig(t *testing.T, dir, maxDuration, extra string) string {
+func writeConfig(t testing.TB, dir, maxDuration, extra string) string {
 	t.Helper()
 	path := filepath.Join(dir, "byov.hcl")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(e2eConfig, builtPlugins(t), maxDuration, extra)), 0o600); err != nil {
@@ -138,7 +138,7 @@ func writeConfig(t *testing.T, dir, maxDuration, extra string) string {
 	return path
 }
 
-func startHost(t *testing.T, dir string) *host {
+func startHost(t testing.TB, dir string) *host {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -212,7 +212,7 @@ func (h *host) clients(ctx context.Context) (root, alice *client.Client) {
 
 const adminPassword = "Adm1n-Passw0rd-e2e"
 
-func seed(t *testing.T, ctx context.Context, root *client.Client) {
+func seed(t testing.TB, ctx context.Context, root *client.Client) {
 	t.Helper()
 	if _, err := root.PutAccount(ctx, "vault", api.PutAccountRequest{Account: `CORP\administrator`, Password: adminPassword}); err != nil {
 		t.Fatal(err)
