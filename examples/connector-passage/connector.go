@@ -49,11 +49,11 @@ func (Connector) Metadata() sdk.Metadata {
 		Description: `passage (age-encrypted pass) store: checks out DOMAIN\user from <store_dir>/<path>.age`,
 		ConfigSchema: []sdk.Attribute{
 			{Name: attrStoreDir, Type: sdk.TypeString, Required: true,
-				Description: "absolute path of the passage store directory (usually ~/.passage/store)"},
+				Description: "the passage store directory (usually ~/.passage/store); relative to the byov config file"},
 			// The path is no secret; the file it names is, and it never
 			// appears in a message.
 			{Name: attrIdentitiesFile, Type: sdk.TypeString, Required: true,
-				Description: "absolute path of the age identities file that decrypts the store (usually ~/.passage/identities)"},
+				Description: "the age identities file that decrypts the store (usually ~/.passage/identities); relative to the byov config file"},
 			{Name: attrPathTemplate, Type: sdk.TypeString, Default: DefaultPathTemplate,
 				Description: "entry path of an account, with {domain} and {user}, lower-cased; .age is appended"},
 		},
@@ -74,11 +74,10 @@ func (Connector) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Ins
 		problems = append(problems, attrStoreDir+" "+err.Error())
 	}
 	idFile := strings.TrimSpace(cfg.String(attrIdentitiesFile))
-	switch {
-	case idFile == "":
+	if idFile == "" {
 		problems = append(problems, attrIdentitiesFile+" is empty; give the age identities file that decrypts the store")
-	case !filepath.IsAbs(idFile):
-		problems = append(problems, fmt.Sprintf("%s %q is not an absolute path; the connector runs in the byov host's working directory, so give the full path", attrIdentitiesFile, idFile))
+	} else if idFile, err = filepath.Abs(idFile); err != nil {
+		problems = append(problems, attrIdentitiesFile+" "+err.Error())
 	}
 	tmpl, err := parseTemplate(cfg.String(attrPathTemplate))
 	if err != nil {
@@ -101,8 +100,11 @@ func absoluteDir(dir string) (string, error) {
 	if dir == "" {
 		return "", errors.New("is empty; give the passage store directory")
 	}
-	if !filepath.IsAbs(dir) {
-		return "", fmt.Errorf("%q is not an absolute path; the connector runs in the byov host's working directory, so give the full path", dir)
+	// The host runs plugins in its config file's directory, so a relative
+	// path means the same to the operator and to the connector.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
 	}
 	st, err := os.Stat(dir)
 	switch {

@@ -151,10 +151,8 @@ func TestConfigErrors(t *testing.T) {
 		edit func(map[string]any)
 		says []string
 	}{
-		{"relative store", func(c map[string]any) { c["store_dir"] = "store" }, []string{"store_dir", "not an absolute path"}},
 		{"missing store", func(c map[string]any) { c["store_dir"] = s.dir + "-missing" }, []string{"store_dir", "does not exist"}},
 		{"store is a file", func(c map[string]any) { c["store_dir"] = notDir }, []string{"store_dir", "not a directory"}},
-		{"relative identities", func(c map[string]any) { c["identities_file"] = "ids" }, []string{"identities_file", "not an absolute path"}},
 		{"missing identities", func(c map[string]any) { c["identities_file"] = s.identities + "-missing" }, []string{"identities_file", "cannot open"}},
 		{"not identities", func(c map[string]any) { c["identities_file"] = garbage }, []string{"identities_file", "no usable age identity"}},
 		{"template without user", func(c map[string]any) { c["path_template"] = "{domain}" }, []string{"path_template", "has no {user}"}},
@@ -222,6 +220,17 @@ func TestCheckout(t *testing.T) {
 		if sdk.CodeOf(err) != tc.code || !strings.Contains(err.Error()+sdk.HintOf(err), tc.says) {
 			t.Errorf("%s: %v (code %s, hint %q), want %s saying %q", tc.account, err, sdk.CodeOf(err), sdk.HintOf(err), tc.code, tc.says)
 		}
+	}
+
+	// Relative paths start at the working directory, which the host sets to
+	// its config file's directory.
+	t.Chdir(filepath.Dir(s.dir))
+	rel, err := configure(t, map[string]any{"store_dir": "store", "identities_file": "identities"})
+	if err != nil {
+		t.Fatalf("relative paths: %v", err)
+	}
+	if _, err := rel.Checkout(ctx, sdk.CheckoutRequest{Account: sdk.Account{Username: "root"}}); err != nil {
+		t.Errorf("relative paths: %v", err)
 	}
 
 	// A template other than the default, and the Check of a test account.
