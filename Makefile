@@ -29,6 +29,12 @@ test:
 	cd sdk && $(GO) test $(TEST_FLAGS) ./...
 	cd examples/connector-passage && $(GO) vet ./... && $(GO) test $(TEST_FLAGS) ./...
 
+SOAK ?= 10m
+
+# soak runs byov under load and faults (SOAK=60s for a short run; CI runs one).
+soak:
+	$(GO) run ./soak -duration $(SOAK)
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 

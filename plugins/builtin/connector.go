@@ -10,11 +10,12 @@ import (
 	"github.com/byov/byov/sdk"
 )
 
-// Type and Version name this connector to the host.
-const (
-	Type    = "builtin"
-	Version = "1.0.0"
-)
+// Type names this connector to the host.
+const Type = "builtin"
+
+// Version is the connector's version; a build may set it with
+// -ldflags "-X main.Version=1.1.0" (the soak test swaps between two).
+var Version = "1.0.0"
 
 // Config attribute names; the error messages and the docs use them too.
 const (

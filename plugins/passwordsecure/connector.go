@@ -15,8 +15,9 @@ import (
 )
 
 // Version is the connector's version, reported in Metadata and sent to
-// Password Secure as the client version.
-const Version = "1.0.0"
+// Password Secure as the client version; a build may set it with
+// -ldflags "-X main.Version=1.1.0".
+var Version = "1.0.0"
 
 const connectorType = "passwordsecure"
 
