@@ -36,7 +36,7 @@ soak:
 	$(GO) run ./soak -duration $(SOAK)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench $(BENCHFLAGS)
 
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
