@@ -54,10 +54,12 @@ func parse(r io.Reader) (parsed, error) {
 			p.Header[key] = strings.TrimSpace(value)
 			continue
 		}
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
+		// go test prints a failure after the benchmark's name, on its line.
+		if _, rest, ok := strings.Cut(line, "--- FAIL: "); ok {
 			if name := strings.Fields(rest); len(name) > 0 && strings.HasPrefix(name[0], "Benchmark") {
 				p.Failed = append(p.Failed, benchID{pkg, trimProcs(name[0])})
 			}
+			pending = ""
 			continue
 		}
 		fields := strings.Fields(line)
