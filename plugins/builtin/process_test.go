@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/byov/byov/sdk"
+	"github.com/byov/byov/sdk/connectortest"
 )
 
 var (
@@ -63,29 +61,14 @@ func TestMain(m *testing.M) {
 }
 
 // startPlugin runs the connector as the host does: go-plugin over gRPC with
-// mutual TLS and none of the host's environment. Everything the plugin logs
-// arrives in logs.
+// mutual TLS and none of the host's environment.
 func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
 	tb.Helper()
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil, nil),
-		Cmd:              exec.Command(pluginBinary(tb)),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
-		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs}),
-	})
-	tb.Cleanup(client.Kill)
-	rpc, err := client.Client()
+	c, err := connectortest.StartProcess(tb, exec.Command(pluginBinary(tb)), logs)
 	if err != nil {
 		tb.Fatalf("starting the plugin: %v", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		tb.Fatalf("dispensing the connector: %v", err)
-	}
-	return raw.(*sdk.Client)
+	return c
 }
 
 func TestThroughPluginProcess(t *testing.T) {

@@ -43,29 +43,13 @@ func (processTransport) start(t tester, h Harness, logs *logBuffer) (*sdk.Client
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("connectortest: the connector binary cannot be used: %v; build it first, or set Harness.Package so that the kit builds it", err)
 	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil, nil),
-		Cmd:              h.command(path),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
-		StartTimeout:     30 * time.Second,
-		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs.decoded()}),
-		Stderr:           logs.raw(),
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
+	client, err := startProcess(t, h.command(path), logs.decoded(), logs.raw())
 	if err != nil {
 		t.Fatalf("connectortest: the connector binary %s did not start as a byov plugin: %v\n"+
 			"Its main function must be just `sdk.Serve(yourConnector{})`, and Metadata() must be valid (sdk.Serve refuses to start otherwise). Its output was:\n%s",
 			path, err, logs.tail(40))
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatalf("connectortest: the plugin %s started but does not serve a byov connector: %v; serve it with sdk.Serve", path, err)
-	}
-	return raw.(*sdk.Client), nil, binary
+	return client, nil, binary
 }
 
 // inProcessTransport serves the connector value over a loopback gRPC
