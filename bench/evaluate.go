@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,7 +52,7 @@ func evaluate(sel []row, p parsed, module string, records []runRecord) []rowResu
 		case p.has(pkg, m.Bench):
 			return nil, fmt.Sprintf("%s in %s reported no %q metric", m.Bench, r.Pkg, m.Unit)
 		case runErr[m.Run] != "":
-			return nil, fmt.Sprintf("no %s line from %s: %s", m.Bench, r.Pkg, firstLine(runErr[m.Run]))
+			return nil, fmt.Sprintf("no %s line from %s: %s", m.Bench, r.Pkg, runErr[m.Run])
 		default:
 			return nil, fmt.Sprintf("no %s line in the output of %s", m.Bench, r.Pkg)
 		}
@@ -94,7 +95,7 @@ func evaluate(sel []row, p parsed, module string, records []runRecord) []rowResu
 		}
 		if len(problems) > 0 {
 			res.Status = "missing"
-			res.Problem = strings.Join(problems, "; ")
+			res.Problem = strings.Join(slices.Compact(problems), "; ") // value and floor often share the cause
 		}
 		out = append(out, res)
 	}
@@ -116,11 +117,6 @@ func describeTarget(t target, unit string) string {
 		return fmt.Sprintf("%s %s %s", op, limit, displayUnit(unit))
 	}
 	return fmt.Sprintf("%s %s×", op, limit)
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // displayUnit drops the qualifier the benchmarks put in front of a unit to

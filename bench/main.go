@@ -204,15 +204,26 @@ func execRun(r run, quick bool, out io.Writer) runRecord {
 	err := cmd.Run()
 	rec.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		rec.Error = fmt.Sprintf("go test failed: %v", err)
-		if s := strings.TrimSpace(stderr.String()); s != "" {
-			rec.Error += ": " + s
+		rec.Error = fmt.Sprintf("go test failed (%v)", err)
+		if cause := firstCause(stderr.String()); cause != "" {
+			rec.Error += ": " + cause
 		}
-		fmt.Fprintf(os.Stderr, "bench: %s (%.1fs)\n", rec.Error, rec.Seconds)
+		fmt.Fprintf(os.Stderr, "bench: %s (%.1fs)\n%s", rec.Error, rec.Seconds, stderr.String())
 	} else {
 		fmt.Fprintf(os.Stderr, "bench:   done in %.1fs\n", rec.Seconds)
 	}
 	return rec
+}
+
+// firstCause picks the line of go test's standard error that says what went
+// wrong: the compiler's "# package" line only says where.
+func firstCause(stderr string) string {
+	for _, line := range strings.Split(stderr, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			return line
+		}
+	}
+	return ""
 }
 
 // goCommand honours $GO the way the Makefile does, so `make GO=go1.26.8

@@ -14,16 +14,16 @@ type run struct {
 // runs are in the order they execute, one at a time: the machines have 2
 // cores and concurrent runs would measure each other.
 var runs = []run{
-	{"rpc", "host/plugins", "^BenchmarkCheckoutVsPing$", 5000, 300},
+	{"rpc", "host/plugins", "^BenchmarkCheckoutVsPing$", 10000, 300},
 	{"start", "host/plugins", "^BenchmarkStartToFirstCall$", 20, 3},
 	{"rss", "host/plugins", "^BenchmarkRSSPerInstances$", 10, 2},
-	{"builtin", "plugins/builtin", "^BenchmarkPlugin$", 3000, 300},
+	{"builtin", "plugins/builtin", "^BenchmarkPlugin$", 5000, 300},
 	{"vaultstore", "plugins/builtin/vaultstore", "^BenchmarkGet$", 20000, 2000},
-	{"ps", "plugins/passwordsecure", "^BenchmarkPlugin$", 2000, 200},
-	{"psr", "plugins/passwordsecure/psr", "^BenchmarkCheckout$", 100, 20},
+	{"ps", "plugins/passwordsecure", "^BenchmarkPlugin$", 3000, 200},
+	{"psr", "plugins/passwordsecure/psr", "^BenchmarkCheckout$", 200, 20},
 	{"api", "host/server", "^BenchmarkSessionThroughAPI$", 1000, 100},
-	{"sessions", "host/sessions", "^BenchmarkStartCredential$", 500, 100},
-	{"audit", "host/audit", "^BenchmarkAppend$", 500, 100},
+	{"sessions", "host/sessions", "^BenchmarkStartCredential$", 1000, 100},
+	{"audit", "host/audit", "^BenchmarkAppend$", 1000, 100},
 }
 
 // metric names one value in one run's output.
