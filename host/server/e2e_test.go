@@ -216,6 +216,21 @@ func (h *host) clients(ctx context.Context) (root, alice *client.Client) {
 
 const adminPassword = "Adm1n-Passw0rd-e2e"
 
+// seededHost starts a host on a new directory whose profile allows
+// sessions of maxDuration, with CORP\administrator in its vault, and
+// returns clients for root and alice.
+func seededHost(t *testing.T, maxDuration string) (h *host, ctx context.Context, root, alice *client.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	writeConfig(t, dir, maxDuration, "")
+	h = startHost(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	root, alice = h.clients(ctx)
+	seed(t, ctx, root)
+	return h, ctx, root, alice
+}
+
 func seed(t testing.TB, ctx context.Context, root *client.Client) {
 	t.Helper()
 	if _, err := root.PutAccount(ctx, "vault", api.PutAccountRequest{Account: `CORP\administrator`, Password: adminPassword}); err != nil {
@@ -252,13 +267,7 @@ func auditTypes(t *testing.T, ctx context.Context, root *client.Client, session 
 }
 
 func TestSessionLifecycleOverHTTP(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "1h", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	h, ctx, root, alice := seededHost(t, "1h")
 
 	s, err := alice.StartSession(ctx, api.StartSessionRequest{Activity: "admin", Resource: "srv01", Reason: "patching"})
 	if err != nil {
@@ -302,13 +311,7 @@ func TestSessionLifecycleOverHTTP(t *testing.T) {
 }
 
 func TestDeniedRequestChecksNothingOut(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "1h", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	_, ctx, root, alice := seededHost(t, "1h")
 
 	_, err := alice.StartSession(ctx, api.StartSessionRequest{Activity: "admin", Resource: "srv02"})
 	var apiErr *client.Error
@@ -331,13 +334,7 @@ func TestDeniedRequestChecksNothingOut(t *testing.T) {
 }
 
 func TestConnectorFailureFailsTheSession(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "1h", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	_, ctx, root, alice := seededHost(t, "1h")
 
 	// CORP\adm-alice is not in the vault.
 	s, err := alice.StartSession(ctx, api.StartSessionRequest{Activity: "personal", Resource: "srv01"})
@@ -357,20 +354,14 @@ func TestConnectorFailureFailsTheSession(t *testing.T) {
 }
 
 func TestExpiryAcrossHostRestart(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "3s", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	h, ctx, _, alice := seededHost(t, "3s")
 	s, err := alice.StartSession(ctx, api.StartSessionRequest{Activity: "admin", Resource: "srv01"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.stop() // the host goes down before the session's end
 
-	h2 := startHost(t, dir)
+	h2 := startHost(t, h.dir)
 	root2, _ := h2.clients(ctx)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -407,16 +398,10 @@ func contains(list []string, s string) bool {
 }
 
 func TestConfigReloadKeepsRunningConfigOnErrors(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "1h", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	h, ctx, root, alice := seededHost(t, "1h")
 
 	// A broken file: the reload is refused with file:line, the old config stays.
-	writeConfig(t, dir, "1h", "resource \"srv03\" {\n  platform = \"windows\"\n  adress = \"x\"\n}\n")
+	writeConfig(t, h.dir, "1h", "resource \"srv03\" {\n  platform = \"windows\"\n  adress = \"x\"\n}\n")
 	err := h.srv.Reload(ctx)
 	var de *DiagnosticsError
 	if !errors.As(err, &de) || !strings.Contains(de.Text, "byov.hcl line ") || !strings.Contains(de.Text, "adress") {
@@ -427,7 +412,7 @@ func TestConfigReloadKeepsRunningConfigOnErrors(t *testing.T) {
 	}
 
 	// A good file: srv02 becomes allowed.
-	writeConfig(t, dir, "1h", `
+	writeConfig(t, h.dir, "1h", `
 access_policy "more" {
   type               = "resource"
   connection_profile = connection_profile.default
@@ -449,13 +434,7 @@ access_policy "more" {
 }
 
 func TestAuditTamperingIsDetected(t *testing.T) {
-	dir := t.TempDir()
-	writeConfig(t, dir, "1h", "")
-	h := startHost(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	root, alice := h.clients(ctx)
-	seed(t, ctx, root)
+	h, ctx, _, alice := seededHost(t, "1h")
 	s, err := alice.StartSession(ctx, api.StartSessionRequest{Activity: "admin", Resource: "srv01"})
 	if err != nil {
 		t.Fatal(err)
@@ -474,7 +453,7 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			copyDir := t.TempDir()
-			copyTree(t, dir, copyDir)
+			copyTree(t, h.dir, copyDir)
 			db, err := sql.Open("sqlite", filepath.Join(copyDir, "data", "byov.db"))
 			if err != nil {
 				t.Fatal(err)
