@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +32,7 @@ func pluginBinary(tb testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build",
+		out, err := exec.Command("go", "build",
 			"-o", filepath.Join(buildDir, "byov-connector-builtin"), ".").CombinedOutput()
 		if err != nil {
 			buildErr = &buildError{err: err, out: string(out)}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +30,7 @@ func pluginBinary(tb testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build",
+		out, err := exec.Command("go", "build",
 			"-o", filepath.Join(buildDir, "byov-connector-passwordsecure"), ".").CombinedOutput()
 		if err != nil {
 			buildErr = &buildError{err: err, out: string(out)}

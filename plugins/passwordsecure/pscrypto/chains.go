@@ -302,7 +302,8 @@ func decryptChain0(key, body []byte) ([]byte, error) {
 	// PKCS#1 v1.5 decryption is a padding oracle when a remote party can
 	// observe failures; here decryption happens locally on data the server
 	// sent, and a clear "wrong key" is worth more than the session-key trick.
-	secret, err := rsa.DecryptPKCS1v15(nil, priv, wrapped) //nolint:staticcheck // the protocol mandates PKCS#1 v1.5
+	//lint:ignore SA1019 chain 0 of the vendor's protocol is PKCS#1 v1.5; see above
+	secret, err := rsa.DecryptPKCS1v15(nil, priv, wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("the RSA key cannot unwrap it: %w", ErrWrongKey)
 	}
@@ -315,7 +316,8 @@ func encryptChain0(pubKey, plaintext []byte) ([]byte, error) {
 		return nil, err
 	}
 	secret := randomBytes(32)
-	wrapped, err := rsa.EncryptPKCS1v15(rand.Reader, pub, secret) //nolint:staticcheck // the protocol mandates PKCS#1 v1.5
+	//lint:ignore SA1019 chain 0 of the vendor's protocol is PKCS#1 v1.5 (the emulator encrypts what real servers send)
+	wrapped, err := rsa.EncryptPKCS1v15(rand.Reader, pub, secret)
 	if err != nil {
 		return nil, fmt.Errorf("wrapping the secret with RSA: %w", err)
 	}
