@@ -201,8 +201,12 @@ func (p *Plugin) crashed(proc *process, why error) {
 	p.state = StateRestarting
 	p.lastErr = nil
 	p.mu.Unlock()
-	proc.stop()
-	go p.restart(proc, why)
+	// Stopping waits for go-plugin's grace period when the process still
+	// runs; the caller that reported the failure should not wait for it.
+	go func() {
+		proc.stop()
+		p.restart(proc, why)
+	}()
 }
 
 // restart starts the type again with exponential backoff until it runs or
