@@ -192,6 +192,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c caller) e
 		return badRequest("a token needs the user it acts as", "send the field user with a user name of the configuration")
 	case spec.Role != store.RoleAdmin && spec.Role != store.RoleUser:
 		return badRequest(fmt.Sprintf("there is no token role %q", req.Role), `use "admin" or "user"`)
+	case spec.Role == store.RoleUser && s.opts.KnownUser != nil && !s.opts.KnownUser(spec.User):
+		return badRequest(fmt.Sprintf("there is no user block named %q in the configuration, so no access policy could apply to this token", spec.User),
+			"add `user \""+spec.User+"\" {}` to the configuration and reload it, or check the spelling")
 	}
 	if req.TTL != "" {
 		d, err := parseDuration(req.TTL)

@@ -78,7 +78,11 @@ type Options struct {
 	// Health adds detail to /v1/sys/health (version, config file, ...);
 	// optional. What it returns is merged with what the API finds itself.
 	Health func(ctx context.Context) Health
-	Logger hclog.Logger
+	// KnownUser, when set, says whether a name has a user block in the
+	// configuration in force; a user-role token for an unknown name is
+	// refused, since no policy could ever name it.
+	KnownUser func(name string) bool
+	Logger    hclog.Logger
 
 	// TLS says the listener is TLS. Loopback says the listen address is
 	// loopback (or a Unix socket). AllowPlaintextCredentials lets the

@@ -502,3 +502,15 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserTokenNeedsAUserBlock(t *testing.T) {
+	_, ctx, root, _ := seededHost(t, "1h")
+	_, err := root.CreateToken(ctx, api.CreateTokenRequest{Name: "typo", User: "alcie"})
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || !strings.Contains(apiErr.Message, `"alcie"`) {
+		t.Fatalf("want a 400 naming the unknown user, got %v", err)
+	}
+	if _, err := root.CreateToken(ctx, api.CreateTokenRequest{Name: "ops", User: "automation", Role: "admin"}); err != nil {
+		t.Fatalf("an admin token for a name without a user block was refused: %v", err)
+	}
+}

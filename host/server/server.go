@@ -195,6 +195,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		TLS:                       cfg.Server.TLSCertFile != "",
 		Loopback:                  isLoopback(cfg.Server.Listen),
 		AllowPlaintextCredentials: cfg.Server.AllowPlaintextCredentials,
+		KnownUser: func(name string) bool {
+			_, ok := s.cfg.Load().Users[name]
+			return ok
+		},
 	})
 	if err != nil {
 		return fail(err)
