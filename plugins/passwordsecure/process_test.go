@@ -2,66 +2,22 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/byov/byov/sdk"
 	"github.com/byov/byov/sdk/connectortest"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// pluginBinary builds byov-connector-passwordsecure once per test run.
-func pluginBinary(tb testing.TB) string {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("builds and starts the plugin binary; skipped in -short")
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "byov-passwordsecure-test")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build",
-			"-o", filepath.Join(buildDir, "byov-connector-passwordsecure"), ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if buildErr != nil {
-		tb.Fatalf("building the plugin: %v", buildErr)
-	}
-	return filepath.Join(buildDir, "byov-connector-passwordsecure")
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
 // startPlugin runs the connector as the host does: go-plugin over gRPC with
 // mutual TLS and none of the host's environment.
 func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
 	tb.Helper()
-	c, err := connectortest.StartProcess(tb, exec.Command(pluginBinary(tb)), logs)
+	if testing.Short() {
+		tb.Skip("builds and starts the plugin binary; skipped in -short")
+	}
+	c, err := connectortest.StartProcess(tb, exec.Command(connectortest.Build(tb, ".", "passwordsecure")), logs)
 	if err != nil {
 		tb.Fatalf("starting the plugin: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -84,9 +85,17 @@ func (inProcessTransport) start(t tester, h Harness, logs *logBuffer) (*sdk.Clie
 	return sdk.NewClient(conn), logger, ""
 }
 
-// buildPackage builds pkg into a temporary directory, with -race when the
-// tests run with it, so that the concurrency case sees races in the plugin.
-func buildPackage(t tester, pkg, typ string) string {
+// Build builds the connector package pkg (a path as `go build` takes it)
+// into the test's temporary directory as byov-connector-<typ>, with -race
+// when the tests run with it, and returns the binary's path. Use it with
+// StartProcess for tests of your own.
+func Build(t testing.TB, pkg, typ string) string {
+	return buildPackage(t, pkg, typ)
+}
+
+// buildPackage builds pkg with -race when the tests run with it, so that
+// the concurrency case sees races in the plugin.
+func buildPackage(t testing.TB, pkg, typ string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
