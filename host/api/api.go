@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/byov/byov/host/audit"
@@ -109,7 +110,15 @@ type Server struct {
 	mu   sync.Mutex
 	srvs []*http.Server
 	down bool
+
+	// allowPlaintext starts as Options.AllowPlaintextCredentials and follows
+	// configuration reloads.
+	allowPlaintext atomic.Bool
 }
+
+// SetAllowPlaintextCredentials changes server.allow_plaintext_credentials
+// for the requests that follow (a configuration reload calls it).
+func (s *Server) SetAllowPlaintextCredentials(allow bool) { s.allowPlaintext.Store(allow) }
 
 // New returns a Server; nothing listens until Serve or ListenAndServe.
 func New(opts Options) (*Server, error) {
@@ -126,6 +135,7 @@ func New(opts Options) (*Server, error) {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: opts.Metrics}
+	s.allowPlaintext.Store(opts.AllowPlaintextCredentials)
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}

@@ -354,6 +354,10 @@ func TestCredentialRules(t *testing.T) {
 	if got := rec.Header().Get("Cache-Control"); got != "no-store" {
 		t.Fatalf("Cache-Control %q on a credential", got)
 	}
+	// A configuration reload can take the permission back.
+	permissive.SetAllowPlaintextCredentials(false)
+	rec = ask(permissive.Handler())
+	wantError(t, rec.Code, rec.Body.Bytes(), http.StatusForbidden, api.CodeInsecureTransport)
 }
 
 func TestRequestBodies(t *testing.T) {

@@ -353,7 +353,7 @@ func queryInt(r *http.Request, name string, max int64) (int64, error) {
 // plaintextAllowed says whether a credential may go over this request's
 // connection.
 func (s *Server) plaintextAllowed(r *http.Request) bool {
-	if s.opts.AllowPlaintextCredentials || s.opts.TLS || s.opts.Loopback || r.TLS != nil {
+	if s.allowPlaintext.Load() || s.opts.TLS || s.opts.Loopback || r.TLS != nil {
 		return true
 	}
 	// The connection itself decides too: a server the wiring did not call

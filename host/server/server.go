@@ -273,11 +273,13 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	logWarnings(s.logger, diags)
 	old := s.cfg.Load()
-	if next.Server.DataDir != old.Server.DataDir || next.Server.PluginDir != old.Server.PluginDir || next.Server.Listen != old.Server.Listen {
-		s.logger.Warn("server.listen, data_dir and plugin_dir take effect only at the next start")
+	if next.Server.DataDir != old.Server.DataDir || next.Server.PluginDir != old.Server.PluginDir || next.Server.Listen != old.Server.Listen ||
+		next.Server.TLSCertFile != old.Server.TLSCertFile || next.Server.TLSKeyFile != old.Server.TLSKeyFile {
+		s.logger.Warn("server.listen, data_dir, plugin_dir and the TLS files take effect only at the next start")
 	}
 	errs := s.applyConnectors(ctx, old, next)
 	s.cfg.Store(next)
+	s.api.SetAllowPlaintextCredentials(next.Server.AllowPlaintextCredentials)
 	s.recordReload(ctx, audit.OutcomeOK, errors.Join(errs...))
 	s.logger.Info("configuration reloaded", "connectors", len(next.Connectors), "policies", len(next.AccessPolicies))
 	return nil
