@@ -106,18 +106,21 @@ func (p *Plugin) start(ctx context.Context, want string, strict bool) (*process,
 }
 
 // configureAll replays every instance's configuration into a new process.
+// The instances' error states change only when the start goes ahead, so an
+// aborted swap leaves them as the serving process has them.
 func (p *Plugin) configureAll(ctx context.Context, proc *process, strict bool) error {
 	p.mu.RLock()
+	configs := make(map[string]instanceConfig, len(p.instances))
 	ids := make([]string, 0, len(p.instances))
-	for id := range p.instances {
+	for id, ic := range p.instances {
+		configs[id] = ic
 		ids = append(ids, id)
 	}
 	p.mu.RUnlock()
 	sort.Strings(ids)
+	results := make(map[string]error, len(ids))
 	for _, id := range ids {
-		p.mu.RLock()
-		ic := p.instances[id]
-		p.mu.RUnlock()
+		ic := configs[id]
 		cctx, cancel := context.WithTimeout(ctx, p.m.opts.StartTimeout)
 		err := proc.rpc.Configure(cctx, id, ic.config, ic.sa)
 		cancel()
@@ -128,11 +131,16 @@ func (p *Plugin) configureAll(ctx context.Context, proc *process, strict bool) e
 			}
 			p.logger.Error("a connector instance could not be configured; its calls fail until it is fixed", "instance", id, "error", err)
 		}
-		p.mu.Lock()
-		ic.err = err
-		p.instances[id] = ic
-		p.mu.Unlock()
+		results[id] = err
 	}
+	p.mu.Lock()
+	for id, err := range results {
+		if ic, still := p.instances[id]; still {
+			ic.err = err
+			p.instances[id] = ic
+		}
+	}
+	p.mu.Unlock()
 	return nil
 }
 
