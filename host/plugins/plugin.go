@@ -227,7 +227,9 @@ func (p *Plugin) restart(proc *process, why error) {
 	backoff := p.m.opts.RestartBackoff
 	for attempt := 1; ; attempt++ {
 		p.lifecycle.Lock()
-		if p.isClosed() {
+		// Closed, or brought back meanwhile by a `plugin reload`: nothing
+		// left to do (starting another process would orphan that one).
+		if p.isClosed() || p.current() != nil {
 			p.lifecycle.Unlock()
 			return
 		}

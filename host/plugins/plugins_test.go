@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -345,5 +347,72 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 	if !strings.Contains(logs, "connector plugin started") {
 		t.Fatalf("the log capture saw nothing; the test would pass vacuously:\n%s", logs)
+	}
+}
+
+// runningFrom lists live processes whose executable lies under dir.
+func runningFrom(dir string) []int {
+	procs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", p.Name(), "exe")); err == nil && strings.HasPrefix(exe, dir) && !processGone(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestFailedRestartsReportWhyAndReloadRecovers(t *testing.T) {
+	h := newHarness(t, []string{"v1.0.0"}, func(o *Options) {
+		o.RestartBackoff, o.MaxRestartBackoff = 50*time.Millisecond, 100*time.Millisecond
+	})
+	inst := h.instance(t, "test", "corp")
+	ctx := ctxTimeout(t, 60*time.Second)
+	path := filepath.Join(h.dir, variants["v1.0.0"].file)
+	swapFile := func(variant string) {
+		t.Helper()
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(built(t, variant), path); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The binary on disk now dies at start, then the running one is killed.
+	swapFile("crash")
+	if err := syscall.Kill(inst.Plugin().Status().PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); inst.Plugin().Status().State != StateFailed; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin never reported its failed restarts: %+v", inst.Plugin().Status())
+		}
+	}
+	start := time.Now()
+	_, err := checkout(ctx, inst, "CORP", "alice")
+	if sdk.CodeOf(err) != sdk.CodeUnavailable || !strings.Contains(err.Error(), "restarting it failed") {
+		t.Fatalf("want Unavailable saying the restart failed, got %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("a call to a failed plugin waited %s instead of failing fast", took)
+	}
+
+	// The operator puts a good binary back and reloads.
+	swapFile("v1.0.0")
+	if _, err := h.mgr.Reload(ctx, "test", ""); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if _, err := checkout(ctx, inst, "CORP", "alice"); err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+	// The restart loop must stand down, not start a second process.
+	time.Sleep(500 * time.Millisecond)
+	if pids := runningFrom(h.mgr.opts.ExecDir); len(pids) != 1 {
+		t.Fatalf("want exactly one plugin process after the recovery, found %v", pids)
 	}
 }
