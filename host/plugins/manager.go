@@ -174,17 +174,22 @@ func (m *Manager) Instance(typ, id string) *Instance {
 func (m *Manager) Configure(ctx context.Context, typ, id string, config map[string]any, sa sdk.ServiceAccount) (*Instance, error) {
 	p := m.plugin(typ)
 	inst := &Instance{p: p, id: id}
-	if p.current() == nil {
-		// Record first, so that the start configures it with the others.
-		p.mu.Lock()
-		p.instances[id] = instanceConfig{config: config, sa: sa}
-		p.mu.Unlock()
-		if _, err := m.Plugin(ctx, typ); err != nil {
-			return inst, err
-		}
-		return inst, p.instanceError(id)
+	// Holding lifecycle, either a process serves and gets the configuration
+	// now, or none does and the configuration is recorded before any start
+	// (a crash restart in progress included) reads the instances.
+	p.lifecycle.Lock()
+	if p.current() != nil {
+		defer p.lifecycle.Unlock()
+		return inst, p.configureLocked(ctx, id, config, sa)
 	}
-	return inst, p.configure(ctx, id, config, sa)
+	p.mu.Lock()
+	p.instances[id] = instanceConfig{config: config, sa: sa}
+	p.mu.Unlock()
+	p.lifecycle.Unlock()
+	if _, err := m.Plugin(ctx, typ); err != nil {
+		return inst, err
+	}
+	return inst, p.instanceError(id)
 }
 
 // Unconfigure removes an instance.

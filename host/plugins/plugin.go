@@ -344,6 +344,11 @@ func (p *Plugin) call(ctx context.Context, fn func(ctx context.Context, c *sdk.C
 func (p *Plugin) configure(ctx context.Context, id string, config map[string]any, sa sdk.ServiceAccount) error {
 	p.lifecycle.Lock()
 	defer p.lifecycle.Unlock()
+	return p.configureLocked(ctx, id, config, sa)
+}
+
+// configureLocked is configure for a caller that holds lifecycle.
+func (p *Plugin) configureLocked(ctx context.Context, id string, config map[string]any, sa sdk.ServiceAccount) error {
 	p.mu.RLock()
 	proc := p.cur
 	p.mu.RUnlock()
