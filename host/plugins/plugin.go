@@ -53,6 +53,8 @@ type Plugin struct {
 	state     State
 	lastErr   error
 	restarts  int
+	// retrying is set while a crash-restart loop runs.
+	retrying bool
 	// ready is closed and replaced whenever cur becomes non-nil or the
 	// plugin gives up, waking calls that wait for a restart.
 	ready  chan struct{}
@@ -224,6 +226,14 @@ func (p *Plugin) restart(proc *process, why error) {
 	if proc.bin.Version == nil {
 		want = ""
 	}
+	p.mu.Lock()
+	p.retrying = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.retrying = false
+		p.mu.Unlock()
+	}()
 	backoff := p.m.opts.RestartBackoff
 	for attempt := 1; ; attempt++ {
 		p.lifecycle.Lock()
@@ -276,8 +286,11 @@ func (p *Plugin) downError() error {
 		return sdk.Errorf(sdk.CodeUnavailable, "", "connector plugin %s has been stopped", p.typ)
 	}
 	if p.lastErr != nil {
-		return &sdk.Error{Code: sdk.CodeUnavailable, Message: p.lastErr.Error(),
-			Hint: fmt.Sprintf("byov keeps retrying; see `byov plugin list` and the host log for connector %s", p.typ)}
+		hint := fmt.Sprintf("fix the cause, then run `byov plugin reload %s`", p.typ)
+		if p.retrying {
+			hint = fmt.Sprintf("byov keeps retrying; see `byov plugin list` and the host log for connector %s", p.typ)
+		}
+		return &sdk.Error{Code: sdk.CodeUnavailable, Message: p.lastErr.Error(), Hint: hint}
 	}
 	return sdk.Errorf(sdk.CodeUnavailable, "retry shortly", "connector plugin %s is restarting", p.typ)
 }
