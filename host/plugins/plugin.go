@@ -344,7 +344,7 @@ func (p *Plugin) call(ctx context.Context, fn func(ctx context.Context, c *sdk.C
 		p.crashed(proc, fmt.Errorf("connector plugin %s failed during a call", proc.label()))
 		return sdk.Wrap(err, sdk.CodeUnavailable, "byov restarts it automatically; retry the request",
 			fmt.Sprintf("connector plugin %s failed during the call (it crashed or was killed)", proc.label()))
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded) && deadlinePassed(ctx):
 		return sdk.Wrap(err, sdk.CodeUnavailable, "the vault may be slow or unreachable; run `byov connector check`",
 			fmt.Sprintf("connector plugin %s did not answer before the call's deadline", proc.label()))
 	}
@@ -476,4 +476,12 @@ func (p *Plugin) Status() Status {
 		s.PID, s.StartedAt, s.Description = proc.pid, proc.started, proc.meta.Description
 	}
 	return s
+}
+
+// deadlinePassed reports whether ctx's deadline is reached. gRPC ends a call
+// by its own timer, which can fire a moment before ctx.Err() is set, so the
+// clock is asked rather than the context.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
