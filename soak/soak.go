@@ -30,6 +30,7 @@ import (
 	"github.com/byov/byov/host/server"
 	"github.com/byov/byov/host/sessions"
 	"github.com/byov/byov/host/store"
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/plugins/passwordsecure/psemu"
 )
 
@@ -46,8 +47,7 @@ type soak struct {
 
 	// logs collects the host's log, plugin output included, for the
 	// secret scan.
-	logMu sync.Mutex
-	logs  bytes.Buffer
+	logs logbuffer.Buffer
 
 	addr    string
 	hostMu  sync.Mutex
@@ -81,12 +81,6 @@ type check struct {
 	name   string
 	ok     bool
 	detail string
-}
-
-func (s *soak) Write(p []byte) (int, error) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return s.logs.Write(p)
 }
 
 func repoRoot() (string, error) {
@@ -315,7 +309,7 @@ func (s *soak) startHost() error {
 	if err != nil {
 		return err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "byov", Output: s, Level: hclog.Info})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "byov", Output: &s.logs, Level: hclog.Info})
 	h, err := server.New(context.Background(), server.Options{ConfigPath: filepath.Join(s.dir, "byov.hcl"), Logger: logger, Listener: ln})
 	if err != nil {
 		ln.Close()
@@ -690,9 +684,7 @@ func (s *soak) report() bool {
 		check{"file descriptors back to baseline", fds <= s.baseFDs+4, fmt.Sprintf("%d at start, %d at end", s.baseFDs, fds)},
 		check{"goroutines back to baseline", goroutines <= s.baseGoroutines+10, fmt.Sprintf("%d at start, %d at end", s.baseGoroutines, goroutines)},
 	)
-	s.logMu.Lock()
 	logs := s.logs.String()
-	s.logMu.Unlock()
 	leaked := 0
 	for _, secret := range s.secrets {
 		if strings.Contains(logs, secret) {

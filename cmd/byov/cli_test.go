@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/byov/byov/internal/logbuffer"
 )
 
 // These tests run the real byov binary, as an operator would: `byov dev`
@@ -231,7 +233,7 @@ func TestServeReloadsConfigOnSIGHUP(t *testing.T) {
 		t.Fatalf("plugin lock: %v\n%s", err, out)
 	}
 	serve := exec.Command(byov, "serve", "-config", configPath)
-	var logs syncBuffer
+	var logs logbuffer.Buffer
 	serve.Stdout, serve.Stderr = &logs, &logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -281,19 +283,7 @@ func TestServeReloadsConfigOnSIGHUP(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func waitFor(t *testing.T, logs *syncBuffer, text string) {
+func waitFor(t *testing.T, logs *logbuffer.Buffer, text string) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if strings.Contains(logs.String(), text) {

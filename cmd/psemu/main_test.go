@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/plugins/passwordsecure/psemu"
 )
 
@@ -22,18 +22,6 @@ const testSeed = `{
   "api_keys": [{"name": "nps", "user": "NPS"}],
   "entries": [{"domain": "CORP", "username": "adm-alice", "password": "S3cret!"}]
 }`
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func TestServeAndKeyCreate(t *testing.T) {
 	dir := t.TempDir()
@@ -47,7 +35,7 @@ func TestServeAndKeyCreate(t *testing.T) {
 	ready = func(s *psemu.Server) { started <- s }
 	defer func() { ready = nil }()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr logbuffer.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "-seed", seedPath, "-addr", "127.0.0.1:0", "-base", "/API/",

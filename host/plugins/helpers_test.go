@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/sdk"
 )
 
@@ -75,28 +76,10 @@ func install(t testing.TB, dir, name string) string {
 	return dst
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	dir  string
 	mgr  *Manager
-	logs *syncBuffer
+	logs *logbuffer.Buffer
 }
 
 // newHarness makes a plugin directory with the given variants and a manager
@@ -107,7 +90,7 @@ func newHarness(t testing.TB, names []string, opt func(*Options)) *harness {
 	for _, n := range names {
 		install(t, dir, n)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	opts := Options{
 		Dir:            dir,
 		LockFile:       filepath.Join(dir, LockFileName),

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/byov/byov/host/api/client"
 	"github.com/byov/byov/host/audit"
 	"github.com/byov/byov/host/sessions"
+	"github.com/byov/byov/internal/logbuffer"
 )
 
 var (
@@ -118,19 +118,7 @@ type host struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *bytes.Buffer
-	logMu  *sync.Mutex
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+	logs   *logbuffer.Buffer
 }
 
 func writeConfig(t testing.TB, dir, maxDuration, extra string) string {
@@ -148,8 +136,8 @@ func startHost(t testing.TB, dir string) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &host{t: t, dir: dir, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}, done: make(chan error, 1)}
-	logger := hclog.New(&hclog.LoggerOptions{Output: lockedWriter{h.logMu, h.logs}, Level: hclog.Debug})
+	h := &host{t: t, dir: dir, logs: &logbuffer.Buffer{}, done: make(chan error, 1)}
+	logger := hclog.New(&hclog.LoggerOptions{Output: h.logs, Level: hclog.Debug})
 	h.srv, err = New(context.Background(), Options{ConfigPath: filepath.Join(dir, "byov.hcl"), Logger: logger, Listener: ln})
 	if err != nil {
 		t.Fatalf("starting the host: %v", err)
@@ -172,7 +160,7 @@ func (h *host) stop() {
 	h.cancel = nil
 }
 
-func (h *host) log() string { h.logMu.Lock(); defer h.logMu.Unlock(); return h.logs.String() }
+func (h *host) log() string { return h.logs.String() }
 
 // clients returns a root client and one acting as alice.
 func (h *host) clients(ctx context.Context) (root, alice *client.Client) {

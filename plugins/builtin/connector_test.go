@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/sdk"
 )
 
@@ -29,25 +30,7 @@ var (
 	bob   = sdk.Account{Domain: "CORP", Username: "bob"}
 )
 
-// syncBuffer collects log output from concurrent calls.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger(out *syncBuffer) hclog.Logger {
+func testLogger(out *logbuffer.Buffer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: out, JSONFormat: true})
 }
 
@@ -64,7 +47,7 @@ func baseConfig(t *testing.T) map[string]any {
 
 // configure decodes raw as the SDK does before Configure, then configures
 // an instance logging into logs.
-func configure(t *testing.T, raw map[string]any, logs *syncBuffer) (*instance, error) {
+func configure(t *testing.T, raw map[string]any, logs *logbuffer.Buffer) (*instance, error) {
 	t.Helper()
 	cfg, err := sdk.DecodeConfig(schema, raw)
 	if err != nil {
@@ -79,7 +62,7 @@ func configure(t *testing.T, raw map[string]any, logs *syncBuffer) (*instance, e
 	return inst.(*instance), nil
 }
 
-func mustConfigure(t *testing.T, raw map[string]any, logs *syncBuffer) *instance {
+func mustConfigure(t *testing.T, raw map[string]any, logs *logbuffer.Buffer) *instance {
 	t.Helper()
 	inst, err := configure(t, raw, logs)
 	if err != nil {
@@ -174,7 +157,7 @@ func TestInvalidConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := baseConfig(t)
 			tc.change(raw)
-			_, err := configure(t, raw, &syncBuffer{})
+			_, err := configure(t, raw, &logbuffer.Buffer{})
 			wantCode(t, err, sdk.CodeInvalidConfig, tc.says...)
 			noSecrets(t, "the error", err.Error(), passphrase)
 			if p, ok := raw["path"].(string); ok {
@@ -189,13 +172,13 @@ func TestInvalidConfig(t *testing.T) {
 func TestMissingFileNotCreated(t *testing.T) {
 	raw := baseConfig(t)
 	raw["create"] = false
-	_, err := configure(t, raw, &syncBuffer{})
+	_, err := configure(t, raw, &logbuffer.Buffer{})
 	wantCode(t, err, sdk.CodeInvalidConfig, raw["path"].(string), "create = true")
 	if _, serr := os.Stat(raw["path"].(string)); !os.IsNotExist(serr) {
 		t.Error("the vault file was created although create is false")
 	}
 	raw["create"] = true
-	mustConfigure(t, raw, &syncBuffer{})
+	mustConfigure(t, raw, &logbuffer.Buffer{})
 	if _, serr := os.Stat(raw["path"].(string)); serr != nil {
 		t.Errorf("with create = true the vault file was not made: %v", serr)
 	}
@@ -218,11 +201,11 @@ func TestOpenErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := baseConfig(t)
-			in := mustConfigure(t, raw, &syncBuffer{})
+			in := mustConfigure(t, raw, &logbuffer.Buffer{})
 			mustPut(t, in, alice, alicePW)
 			in.Close(context.Background())
 			tc.damage(t, raw["path"].(string))
-			_, err := configure(t, raw, &syncBuffer{})
+			_, err := configure(t, raw, &logbuffer.Buffer{})
 			wantCode(t, err, tc.code, tc.says...)
 		})
 	}
@@ -242,7 +225,7 @@ func rawExec(t *testing.T, path, query string) {
 
 func TestAccounts(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	in := mustConfigure(t, baseConfig(t), logs)
 	if v, err := in.Put(ctx, sdk.PutRequest{Account: alice, Secret: alicePW, Description: "domain admin", Tags: map[string]string{"tier": "0"}}); err != nil || v != 1 {
 		t.Fatalf("Put = %d, %v", v, err)
@@ -311,14 +294,14 @@ func TestWrongKey(t *testing.T) {
 		}, func(t *testing.T, raw map[string]any) { raw["passphrase"] = passphrase + "x" }, "check passphrase"},
 		{"key file", func(map[string]any) {}, func(t *testing.T, raw map[string]any) {
 			other := baseConfig(t)
-			mustConfigure(t, other, &syncBuffer{}) // makes another key
+			mustConfigure(t, other, &logbuffer.Buffer{}) // makes another key
 			raw["key_file"] = other["key_file"]
 		}, "check key_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := baseConfig(t)
 			tc.first(raw)
-			logs := &syncBuffer{}
+			logs := &logbuffer.Buffer{}
 			in := mustConfigure(t, raw, logs)
 			mustPut(t, in, alice, alicePW)
 			in.Close(context.Background())
@@ -359,7 +342,7 @@ func TestRotateOnCheckin(t *testing.T) {
 			if tc.classes != nil {
 				raw["password_classes"] = tc.classes
 			}
-			logs := &syncBuffer{}
+			logs := &logbuffer.Buffer{}
 			in := mustConfigure(t, raw, logs)
 			mustPut(t, in, alice, alicePW)
 			c := mustCheckout(t, in, alice)
@@ -420,7 +403,7 @@ func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	raw := baseConfig(t)
 	raw["rotate_on_checkin"] = true
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	in := mustConfigure(t, raw, logs)
 	mustPut(t, in, alice, alicePW)
 	mustPut(t, in, bob, bobPW)
@@ -479,7 +462,7 @@ func TestConcurrentInstances(t *testing.T) {
 			delete(raw, "key_file")
 			raw["passphrase"] = passphrase
 		}
-		in := mustConfigure(t, raw, &syncBuffer{})
+		in := mustConfigure(t, raw, &logbuffer.Buffer{})
 		for u := range 5 {
 			mustPut(t, in, sdk.Account{Domain: "CORP", Username: fmt.Sprint("u", u)}, fmt.Sprintf("pw-%d-%d", i, u))
 		}

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/sdk"
 	"github.com/byov/byov/sdk/connectortest"
 )
 
 // startPlugin runs the connector as the host does: go-plugin over gRPC with
 // mutual TLS and none of the host's environment.
-func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
+func startPlugin(tb testing.TB, logs *logbuffer.Buffer) *sdk.Client {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("builds and starts the plugin binary; skipped in -short")
@@ -30,7 +31,7 @@ func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
 
 func TestThroughPluginProcess(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	c := startPlugin(t, logs)
 
 	m, err := c.Metadata(ctx)
@@ -147,7 +148,7 @@ func waitClosed(t *testing.T, path string) {
 // bare RPC floor (go-plugin's health check) in the same run.
 func BenchmarkPlugin(b *testing.B) {
 	ctx := context.Background()
-	c := startPlugin(b, &syncBuffer{})
+	c := startPlugin(b, &logbuffer.Buffer{})
 	dir := b.TempDir()
 	cfg := map[string]any{"path": dir + "/vault.db", "key_file": dir + "/master.key", "create": true}
 	if err := c.Configure(ctx, "bench", cfg, sdk.ServiceAccount{}); err != nil {

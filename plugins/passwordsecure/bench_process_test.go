@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/sdk"
 )
 
@@ -16,7 +17,7 @@ import (
 func BenchmarkPlugin(b *testing.B) {
 	emu := startEmulator(b)
 	ctx := context.Background()
-	c := startPlugin(b, &syncBuffer{})
+	c := startPlugin(b, &logbuffer.Buffer{})
 	sa := sdk.ServiceAccount{Username: "NPS", Secret: sdk.Secret(emu.key)}
 	if err := c.Configure(ctx, "bench", emu.config(), sa); err != nil {
 		b.Fatal(err)

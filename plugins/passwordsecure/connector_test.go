@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/plugins/passwordsecure/psemu"
 	"github.com/byov/byov/sdk"
 )
@@ -20,23 +19,6 @@ const (
 	adminPW = "Adm1n-Secret!q4"
 	dupPW   = "Dup-Secret!r5"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // emulator is a psemu server with an AD User entry, a duplicate, a sealed
 // one, and an API key; caFile is its certificate written to disk.
@@ -85,7 +67,7 @@ func (e *emulator) config() map[string]any {
 
 // configure decodes raw against the schema, as the SDK does, and configures
 // an instance in process.
-func configure(t *testing.T, raw map[string]any, secret string, logs *syncBuffer) (sdk.Instance, error) {
+func configure(t *testing.T, raw map[string]any, secret string, logs *logbuffer.Buffer) (sdk.Instance, error) {
 	t.Helper()
 	cfg, err := sdk.DecodeConfig(connector{}.Metadata().ConfigSchema, raw)
 	if err != nil {
@@ -154,7 +136,7 @@ func TestConfigureErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := configure(t, tt.raw, "k", &syncBuffer{})
+			_, err := configure(t, tt.raw, "k", &logbuffer.Buffer{})
 			if sdk.CodeOf(err) != sdk.CodeInvalidConfig || !strings.Contains(err.Error(), tt.want) || sdk.HintOf(err) == "" {
 				t.Fatalf("error = %v (code %s), want InvalidConfig with %q and a hint", err, sdk.CodeOf(err), tt.want)
 			}
@@ -164,7 +146,7 @@ func TestConfigureErrors(t *testing.T) {
 
 func TestCheckoutInProcess(t *testing.T) {
 	emu := startEmulator(t)
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	in, err := configure(t, emu.config(), emu.key, logs)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +196,7 @@ func TestCheckoutInProcess(t *testing.T) {
 func TestCheckInProcess(t *testing.T) {
 	emu := startEmulator(t)
 	ctx := context.Background()
-	in, err := configure(t, emu.config(), emu.key, &syncBuffer{})
+	in, err := configure(t, emu.config(), emu.key, &logbuffer.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +219,7 @@ func TestCheckInProcess(t *testing.T) {
 	// the step and the fix.
 	raw := emu.config()
 	raw["api_url"] = strings.TrimSuffix(emu.srv.URL(), "api/")
-	in2, err := configure(t, raw, emu.key, &syncBuffer{})
+	in2, err := configure(t, raw, emu.key, &logbuffer.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +235,7 @@ func TestCheckInProcess(t *testing.T) {
 
 func TestSkipCertCheckWarnsAndBadKeyIsReported(t *testing.T) {
 	emu := startEmulator(t)
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	raw := map[string]any{"api_url": emu.srv.URL(), "skip_cert_check": true}
 	in, err := configure(t, raw, "garbage-key", logs)
 	if err != nil {

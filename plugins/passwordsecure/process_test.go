@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/sdk"
 	"github.com/byov/byov/sdk/connectortest"
 )
 
 // startPlugin runs the connector as the host does: go-plugin over gRPC with
 // mutual TLS and none of the host's environment.
-func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
+func startPlugin(tb testing.TB, logs *logbuffer.Buffer) *sdk.Client {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("builds and starts the plugin binary; skipped in -short")
@@ -27,7 +28,7 @@ func startPlugin(tb testing.TB, logs *syncBuffer) *sdk.Client {
 func TestThroughPluginProcess(t *testing.T) {
 	emu := startEmulator(t)
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	c := startPlugin(t, logs)
 
 	m, err := c.Metadata(ctx)

@@ -6,9 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/byov/byov/internal/logbuffer"
 )
 
 // fixture is a seeded server: user NPS in role PAM; CORP\adm-alice readable
@@ -480,21 +481,8 @@ func TestBOMAndShortTypes(t *testing.T) {
 	}
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestLogsHaveNoSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf logbuffer.Buffer
 	f := newFixture(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	se := f.c.login(f.key, true)
 	f.c.readPassword(se, f.find(t, se, "adm-alice"), "reason-text")

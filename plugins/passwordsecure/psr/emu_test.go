@@ -1,7 +1,6 @@
 package psr
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/byov/byov/internal/logbuffer"
 	"github.com/byov/byov/plugins/passwordsecure/psemu"
 )
 
@@ -30,31 +30,13 @@ const (
 
 var allPasswords = []string{pwAdmin, pwRoleOnly, pwDup, pwSealed, pwNoRead, pwRotated}
 
-// lockedBuffer is an io.Writer safe for the concurrent writes of a logger.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a running emulator with users, entries and an API key, plus a
 // trace-level log every client writes to and a record of every error text,
 // both scanned for secrets when the test ends.
 type fixture struct {
 	srv    *psemu.Server
 	key    string
-	logs   *lockedBuffer
+	logs   *logbuffer.Buffer
 	mu     sync.Mutex
 	errors []string
 	keys   []string // every API key handed to a client
@@ -95,7 +77,7 @@ func newFixture(t testing.TB, opts psemu.Options) *fixture {
 	}
 	key, err := srv.CreateAPIKey("NPS", "Read", "Passwords", 0)
 	must(err)
-	f := &fixture{srv: srv, key: key, logs: &lockedBuffer{}}
+	f := &fixture{srv: srv, key: key, logs: &logbuffer.Buffer{}}
 	t.Cleanup(func() { f.assertNoSecrets(t) })
 	return f
 }
