@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -53,6 +54,12 @@ func cmdServe(args []string) error {
 	defer stop()
 	logger := hostLogger(*level)
 	s, err := server.New(ctx, server.Options{ConfigPath: *configPath, Logger: logger})
+	var diags *server.DiagnosticsError
+	if errors.As(err, &diags) {
+		// At start the operator is at the terminal: show the source lines.
+		fmt.Fprint(stderr, diags.Text)
+		return exitError(1)
+	}
 	if err != nil {
 		return err
 	}

@@ -389,7 +389,11 @@ func TestConfigReloadKeepsRunningConfigOnErrors(t *testing.T) {
 	h, ctx, root, alice := seededHost(t, "1h")
 
 	// A broken file: the reload is refused with file:line, the old config stays.
-	writeConfig(t, h.dir, "1h", "resource \"srv03\" {\n  platform = \"windows\"\n  adress = \"x\"\n}\n")
+	// It also holds a secret written inline, which must not be copied from
+	// the source into the log or the audit.
+	const inline = "inline-Secr3t-value"
+	writeConfig(t, h.dir, "1h", "resource \"srv03\" {\n  platform = \"windows\"\n  adress = \"x\"\n}\n"+
+		"service_account \"sa\" {\n  username = \"u\"\n  secret = \""+inline+"\"\n}\n")
 	err := h.srv.Reload(ctx)
 	var de *DiagnosticsError
 	if !errors.As(err, &de) || !strings.Contains(de.Text, "byov.hcl line ") || !strings.Contains(de.Text, "adress") {
@@ -416,6 +420,9 @@ access_policy "more" {
 		t.Fatalf("the reloaded policy is not in force: %v", err)
 	}
 	page, _ := root.Audit(ctx, client.AuditQuery{Type: string(audit.TypeConfigReload)})
+	if strings.Contains(fmt.Sprint(page.Records), inline) || strings.Contains(h.log(), inline) || strings.Contains(err.Error(), inline) {
+		t.Fatal("the inline secret was copied from the configuration into the audit, the log or the error")
+	}
 	if len(page.Records) != 2 || page.Records[0].Outcome != audit.OutcomeError || page.Records[1].Outcome != audit.OutcomeOK {
 		t.Fatalf("want a refused and an applied reload in the audit, got %+v", page.Records)
 	}

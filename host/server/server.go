@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,15 +58,31 @@ type Server struct {
 	reloadMu sync.Mutex
 }
 
-// DiagnosticsError carries configuration diagnostics, already rendered with
-// their file:line:column and source lines.
+// DiagnosticsError carries configuration diagnostics. Text renders them
+// all with their source lines, for the operator's terminal; Error lists
+// only the errors, by position, summary and detail, without source lines:
+// it goes to logs and to the audit, where a line such as an inline secret's
+// must not be copied.
 type DiagnosticsError struct {
 	Diags hcl.Diagnostics
 	Text  string
 }
 
 func (e *DiagnosticsError) Error() string {
-	return fmt.Sprintf("the configuration has %d error(s):\n%s", len(e.Diags.Errs()), e.Text)
+	var b strings.Builder
+	errs := e.Diags.Errs()
+	fmt.Fprintf(&b, "the configuration has %d error(s):", len(errs))
+	for _, err := range errs {
+		var d *hcl.Diagnostic
+		if errors.As(err, &d) {
+			where := ""
+			if d.Subject != nil {
+				where = d.Subject.String() + ": "
+			}
+			fmt.Fprintf(&b, "\n  %s%s; %s", where, d.Summary, d.Detail)
+		}
+	}
+	return b.String()
 }
 
 // configDir is the absolute directory of the configuration file.
