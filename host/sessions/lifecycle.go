@@ -95,7 +95,8 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Session, error) 
 	defer cancel()
 	l := m.entry(r.ID)
 	l.mu.Lock()
-	l.provisioning, l.cancel = true, cancel
+	l.provisioning.Store(true)
+	l.cancel = cancel
 	l.mu.Unlock()
 	if err := m.transition(ctx, r, StateProvisioning, req.Requester, audit.OutcomeOK,
 		map[string]string{"account": sdk.Account{Domain: domain, Username: username}.String()}, allowed, pending); err != nil {
@@ -115,7 +116,8 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (Session, error) 
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.provisioning, l.cancel = false, nil
+	l.provisioning.Store(false)
+	l.cancel = nil
 	// Forget the entry only once the final state is written: a caller that
 	// then makes a new entry reads that state, never the provisioning one.
 	keep := false
@@ -225,7 +227,7 @@ func (m *Manager) end(ctx context.Context, id, actor, reason string) (Session, e
 		if l.cancel != nil {
 			l.cancel()
 		}
-		if !l.provisioning {
+		if !l.provisioning.Load() {
 			m.forget(id)
 		}
 		return view(r), nil
@@ -329,15 +331,20 @@ func (m *Manager) Credential(ctx context.Context, id string, viewer Actor) (*sdk
 	case r.Connector == "":
 		return nil, fmt.Errorf("%w: activity %s uses your own account, so nothing was checked out", ErrNoCredential, r.Activity)
 	}
-	var extra []audit.Event
+	var (
+		extra []audit.Event
+		fresh *sdk.Credential
+	)
+	uctx := ctx
 	if l.cred == nil {
-		cred, ev, err := m.recheckout(ctx, &r)
-		if err != nil {
+		if fresh, extra, err = m.recheckout(ctx, &r); err != nil {
 			return nil, err
 		}
-		l.cred, extra = cred, ev
+		// The new lease must be on record whatever the caller does now, or
+		// the end would check in the old one twice and never the new one.
+		uctx = context.WithoutCancel(ctx)
 	}
-	err = m.opts.Store.Update(ctx, func(tx *store.Tx) error {
+	err = m.opts.Store.Update(uctx, func(tx *store.Tx) error {
 		if len(extra) > 0 {
 			if err := tx.PutSession(&r); err != nil {
 				return err
@@ -351,15 +358,24 @@ func (m *Manager) Credential(ctx context.Context, id string, viewer Actor) (*sdk
 		return nil
 	})
 	if err != nil {
+		if fresh != nil {
+			// Unrecorded, the new lease would be lost: hand it back.
+			if cerr := m.checkinErr(context.WithoutCancel(ctx), &r, fresh.LeaseID); cerr != nil {
+				m.opts.Logger.Error("cannot check in a credential whose checkout could not be recorded", "session", id, "error", cerr)
+			}
+		}
 		// Shown only once the view is on record.
 		return nil, fmt.Errorf("cannot show the credential of session %s: %w", id, err)
+	}
+	if fresh != nil {
+		l.cred = fresh
 	}
 	c := *l.cred
 	return &c, nil
 }
 
 func (m *Manager) forgetIfIdle(id string, l *live) {
-	if !l.provisioning && l.cred == nil {
+	if !l.provisioning.Load() && l.cred == nil {
 		m.forget(id)
 	}
 }
@@ -460,7 +476,7 @@ func (m *Manager) expireOne(ctx context.Context, r store.Session, now time.Time)
 	case StatePending, StateProvisioning:
 		m.mu.Lock()
 		l := m.live[r.ID]
-		inFlight := l != nil && l.provisioning
+		inFlight := l != nil && l.provisioning.Load()
 		m.mu.Unlock()
 		if inFlight {
 			if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
@@ -469,9 +485,11 @@ func (m *Manager) expireOne(ctx context.Context, r store.Session, now time.Time)
 			}
 			return false, nil
 		}
-		if !r.CreatedAt.Before(m.started) {
+		due := !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+		if !r.CreatedAt.Before(m.started) && !due {
 			// Created by this process and between its row and its
-			// live entry; not stuck.
+			// live entry; not stuck (yet: one whose last write failed
+			// is failed here once it is due).
 			return false, nil
 		}
 		l = m.entry(r.ID)

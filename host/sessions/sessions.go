@@ -49,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/byov/byov/config"
@@ -175,9 +176,10 @@ type Manager struct {
 type live struct {
 	// mu orders the transitions of one session. Start does not hold it
 	// during the checkout, so that End can cancel a slow one.
-	mu           sync.Mutex
-	cred         *sdk.Credential
-	provisioning bool
+	mu   sync.Mutex
+	cred *sdk.Credential
+	// provisioning is read by the expiry worker without mu.
+	provisioning atomic.Bool
 	cancel       context.CancelFunc
 }
 
