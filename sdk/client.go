@@ -12,13 +12,12 @@ import (
 // Client is the host's handle on a connector plugin process. Every method
 // names the instance it addresses; errors are *Error values.
 type Client struct {
-	conn   *grpc.ClientConn
 	rpc    connectorv1.ConnectorClient
 	health healthpb.HealthClient
 }
 
 func newClient(conn *grpc.ClientConn) *Client {
-	return &Client{conn: conn, rpc: connectorv1.NewConnectorClient(conn), health: healthpb.NewHealthClient(conn)}
+	return &Client{rpc: connectorv1.NewConnectorClient(conn), health: healthpb.NewHealthClient(conn)}
 }
 
 // NewClient wraps a gRPC connection to a connector, for hosts and tests that
