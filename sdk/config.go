@@ -186,7 +186,7 @@ func convertValue(a Attribute, v any) (any, error) {
 		case string:
 			parsed, err := time.ParseDuration(d)
 			if err != nil {
-				return nil, fmt.Errorf("%q is not a duration; write it like \"30s\", \"5m\" or \"1h30m\"", d)
+				return nil, fmt.Errorf("not a duration; write it like \"30s\", \"5m\" or \"1h30m\"")
 			}
 			if parsed < 0 {
 				return nil, fmt.Errorf("a duration must not be negative")
