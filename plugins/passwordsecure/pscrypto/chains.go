@@ -112,6 +112,22 @@ func DecryptWithPassword(password, ciphertext []byte) ([]byte, error) {
 	return Decrypt(password, ciphertext)
 }
 
+// DecryptWithKey decrypts a ciphertext of a key chain (0, 2, 4 or 6) and
+// refuses the password chains, so that data a server sends as key material
+// can never make the caller run a password derivation (610005 PBKDF2 rounds
+// for chain 5) with a key as the password. It is the counterpart of
+// DecryptWithPassword.
+func DecryptWithKey(key, ciphertext []byte) ([]byte, error) {
+	c, err := ChainOf(ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	if c.usesPassword() {
+		return nil, fmt.Errorf("the ciphertext uses %s, which needs a password, not a key: %w", c, ErrKeyKind)
+	}
+	return Decrypt(key, ciphertext)
+}
+
 // EncryptWithPublicKey encrypts to an ECC public key with chain 2 or to an RSA
 // public key with chain 0 (the vendor's EncryptWithPublicKey). A private key
 // is accepted too and its public half used.

@@ -183,6 +183,30 @@ func TestWrongKey(t *testing.T) {
 			t.Fatal("a wrong password decrypted chain 1")
 		}
 	})
+	t.Run("key API refuses password chains", func(t *testing.T) {
+		// Refused from the first byte, before any PBKDF2 round: the test
+		// would take seconds under -race if chain 5 were derived.
+		for _, field := range []string{"Chain1_Pbkdf2Sha1AesCbc", "Chain3_Pbkdf2Sha256AesGcm", "Chain5_Pbkdf2Sha256HighAesGcmPadded"} {
+			_, err := DecryptWithKey(v.get(t, "Password"), v.get(t, field))
+			if !errors.Is(err, ErrKeyKind) {
+				t.Errorf("DecryptWithKey(%s) = %v, want ErrKeyKind", field, err)
+			}
+		}
+	})
+	t.Run("key API decrypts key chains", func(t *testing.T) {
+		want := v.get(t, "Plaintext")
+		for _, tc := range []struct{ field, key string }{
+			{"V1_EncryptWithPublicKey", "RsaPrivateKey"},
+			{"V2_EncryptWithPublicKey", "EccPrivateKey"},
+			{"Chain4_AesGcm", "SymmetricKey"},
+			{"Chain6_AesGcmPadded", "SymmetricKey"},
+		} {
+			got, err := DecryptWithKey(v.get(t, tc.key), v.get(t, tc.field))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("DecryptWithKey(%s) = %q, %v", tc.field, got, err)
+			}
+		}
+	})
 	t.Run("password API refuses key chains", func(t *testing.T) {
 		_, err := DecryptWithPassword(v.get(t, "Password"), v.get(t, "Chain4_AesGcm"))
 		if !errors.Is(err, ErrKeyKind) {

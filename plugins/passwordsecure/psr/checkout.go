@@ -231,7 +231,7 @@ func (c *Client) resolve(ctx context.Context, a Account) (*entry, error) {
 		if err != nil {
 			continue
 		}
-		k, err := pscrypto.Decrypt(s.keys[strings.ToLower(r.LegitimateID)], blob)
+		k, err := pscrypto.DecryptWithKey(s.keys[strings.ToLower(r.LegitimateID)], blob)
 		if err != nil {
 			c.log.Debug("a right key of a Password Secure entry did not decrypt; trying the next right", "entry", ct.ID, "legitimate", r.LegitimateID)
 			continue
@@ -276,7 +276,7 @@ func (c *Client) readSecret(ctx context.Context, e *entry, reason string) (*Cred
 	if err != nil {
 		return nil, newError(KindInternal, err, "", "the password of entry %s is not base64 on the wire", e.containerID)
 	}
-	plain, err := pscrypto.Decrypt(e.itemKey, blob)
+	plain, err := pscrypto.DecryptWithKey(e.itemKey, blob)
 	if err != nil {
 		return nil, newError(KindInternal, err, "the entry's key may have changed; if this persists, check the entry in Password Secure",
 			"the password of entry %s does not decrypt with its item key", e.containerID)

@@ -177,7 +177,7 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 			if err != nil {
 				return nil, newError(KindInternal, err, "", "the server sent a user key that is not base64")
 			}
-			if userPriv, err = pscrypto.Decrypt(k.privateKey, blob); err != nil {
+			if userPriv, err = pscrypto.DecryptWithKey(k.privateKey, blob); err != nil {
 				return nil, newError(KindAPIKey, err,
 					"the private part of the API key does not match its token; paste the key exactly as Password Secure showed it, or create a new one",
 					"the API key's private key cannot unlock the key of user %q", k.User)
@@ -249,7 +249,7 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		}
 		// A role key that does not decrypt only costs the entries shared
 		// through that role; the vendor clients skip it too.
-		roleKey, err := pscrypto.Decrypt(userPriv, blob)
+		roleKey, err := pscrypto.DecryptWithKey(userPriv, blob)
 		if err != nil {
 			skipped++
 			continue
