@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,22 +14,6 @@ import (
 
 func init() {
 	register("plugin lock", "Pin the sha256 of every connector binary in byov.lock.hcl", cmdPluginLock)
-}
-
-// newOfflineManager runs plugins for a command that works without a host,
-// with the paths of the configuration.
-func newOfflineManager(configPath string) (*plugins.Manager, error) {
-	cfg, _, err := server.LoadConfig(configPath, nil, hclog.NewNullLogger())
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "byov-validate-")
-	if err != nil {
-		return nil, err
-	}
-	opts := server.PluginOptions(cfg, configPath, hclog.NewNullLogger())
-	opts.ExecDir = dir
-	return plugins.NewManager(opts)
 }
 
 func cmdPluginLock(args []string) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/byov/byov/host/plugins"
 	"github.com/byov/byov/host/server"
 )
 
@@ -91,10 +92,12 @@ func cmdConfigValidate(args []string) error {
 		return err
 	}
 	logger := hclog.NewNullLogger()
-	_, diags, err := server.LoadConfig(*configPath, nil, logger)
+	cfg, diags, err := server.LoadConfig(*configPath, nil, logger)
 	if err == nil && !*noPlugins {
 		// Check the connectors' config blocks against their plugins' schemas.
-		mgr, merr := newOfflineManager(*configPath)
+		opts := server.PluginOptions(cfg, *configPath, logger)
+		opts.ExecDir = "" // a temporary one, removed when the manager closes
+		mgr, merr := plugins.NewManager(opts)
 		if merr == nil {
 			defer mgr.Close()
 			_, diags, err = server.LoadConfig(*configPath, mgr, logger)

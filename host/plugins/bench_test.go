@@ -62,7 +62,10 @@ func BenchmarkCheckoutVsPing(b *testing.B) {
 	req := sdk.CheckoutRequest{Account: sdk.Account{Domain: "CORP", Username: "alice"}}
 	for _, workers := range []int{1, 32} {
 		b.Run(fmt.Sprintf("callers=%d", workers), func(b *testing.B) {
-			ping := func() error { return inst.Ping(ctx) }
+			// The floor is the bare RPC on the process's connection,
+			// outside everything the host adds.
+			raw := inst.Plugin().current().rpc
+			ping := func() error { return raw.Ping(ctx) }
 			co := func() error { _, err := inst.Checkout(ctx, req); return err }
 			// Warm both paths so neither pays for connection set-up.
 			if _, err := runParallel(workers, 200, ping); err != nil {

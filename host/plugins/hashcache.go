@@ -3,7 +3,6 @@ package plugins
 import (
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -25,21 +24,6 @@ type fileIdentity struct {
 	dev, ino     uint64
 	size         int64
 	mtime, ctime time.Time
-}
-
-func identify(path string) (fileIdentity, bool) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return fileIdentity{}, false
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileIdentity{}, false
-	}
-	return fileIdentity{
-		path: path, dev: uint64(st.Dev), ino: st.Ino, size: info.Size(),
-		mtime: info.ModTime(), ctime: time.Unix(st.Ctim.Sec, st.Ctim.Nsec),
-	}, true
 }
 
 // verifiedCopy returns the path of a runnable copy of bin whose hash the

@@ -23,13 +23,9 @@ func (i *Instance) Plugin() *Plugin { return i.p }
 // refused; nil when it is fine or its process is merely restarting.
 func (i *Instance) Err() error { return i.p.instanceError(i.id) }
 
-// call refuses at once when the instance's configuration was refused, and
-// otherwise runs fn on the type's serving process.
+// call runs fn on the type's serving process for this instance.
 func (i *Instance) call(ctx context.Context, fn func(ctx context.Context, c *sdk.Client) error) error {
-	if err := i.p.instanceError(i.id); err != nil {
-		return err
-	}
-	return i.p.call(ctx, fn)
+	return i.p.call(ctx, i.id, fn)
 }
 
 // Checkout takes an account's credential out of the vault.

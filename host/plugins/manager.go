@@ -22,7 +22,8 @@ type Options struct {
 	// LockFile is the path of byov.lock.hcl; when the file does not exist,
 	// binaries run unverified and the manager warns at every start.
 	LockFile string
-	// ExecDir is a private directory for the verified copies that run.
+	// ExecDir is a private directory for the verified copies that run;
+	// empty means a temporary one, removed by Close.
 	ExecDir string
 	// WorkDir is the plugins' working directory, so that relative paths in
 	// connector config blocks resolve against the configuration file's
@@ -66,6 +67,9 @@ func (o *Options) setDefaults() {
 type Manager struct {
 	opts   Options
 	hashes *hashCache
+	// ownExecDir: the exec directory is a temporary one of this manager's,
+	// removed by Close.
+	ownExecDir bool
 
 	mu      sync.Mutex
 	plugins map[string]*Plugin
@@ -77,7 +81,8 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("no plugin directory given; set server.plugin_dir")
 	}
-	if opts.ExecDir == "" {
+	ownExecDir := opts.ExecDir == ""
+	if ownExecDir {
 		dir, err := os.MkdirTemp("", "byov-plugin-exec-")
 		if err != nil {
 			return nil, fmt.Errorf("creating the plugin exec directory: %w", err)
@@ -87,7 +92,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := PrepareExecDir(opts.ExecDir); err != nil {
 		return nil, err
 	}
-	return &Manager{opts: opts, hashes: &hashCache{sums: map[fileIdentity]string{}}, plugins: map[string]*Plugin{}}, nil
+	return &Manager{opts: opts, ownExecDir: ownExecDir, hashes: &hashCache{sums: map[fileIdentity]string{}}, plugins: map[string]*Plugin{}}, nil
 }
 
 func (m *Manager) startOptions() startOptions {
@@ -137,9 +142,7 @@ func (m *Manager) Plugin(ctx context.Context, typ string) (*Plugin, error) {
 	}
 	proc, err := p.start(ctx, "", false)
 	if err != nil {
-		p.mu.Lock()
-		p.state, p.lastErr = StateFailed, err
-		p.mu.Unlock()
+		p.markDown(err)
 		return nil, err
 	}
 	p.install(proc)
@@ -180,7 +183,7 @@ func (m *Manager) Configure(ctx context.Context, typ, id string, config map[stri
 	p.lifecycle.Lock()
 	if p.current() != nil {
 		defer p.lifecycle.Unlock()
-		return inst, p.configureLocked(ctx, id, config, sa)
+		return inst, p.configure(ctx, id, config, sa)
 	}
 	p.mu.Lock()
 	p.instances[id] = instanceConfig{config: config, sa: sa}
@@ -255,6 +258,11 @@ func (m *Manager) Close() {
 		go func() { defer wg.Done(); p.close() }()
 	}
 	wg.Wait()
+	if m.ownExecDir {
+		if err := os.RemoveAll(m.opts.ExecDir); err != nil {
+			m.opts.Logger.Warn("removing the temporary plugin exec directory failed", "dir", m.opts.ExecDir, "error", err)
+		}
+	}
 }
 
 // DefaultExecDir is where a host with a data directory keeps exec copies.

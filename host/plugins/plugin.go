@@ -153,8 +153,7 @@ func (p *Plugin) install(proc *process) (old *process) {
 	p.cur = proc
 	p.state = StateRunning
 	p.lastErr = nil
-	close(p.ready)
-	p.ready = make(chan struct{})
+	p.wake()
 	p.mu.Unlock()
 	go p.supervise(proc)
 	return old
@@ -254,18 +253,30 @@ func (p *Plugin) restart(proc *process, why error) {
 			p.notifyRestart(nil)
 			return
 		}
+		// Still under lifecycle, so that a reload cannot install a process
+		// in between and then be reported as failed.
+		p.markDown(fmt.Errorf("%v; restarting it failed: %w", why, err))
 		p.lifecycle.Unlock()
-		p.mu.Lock()
-		p.state = StateFailed
-		p.lastErr = fmt.Errorf("%v; restarting it failed: %w", why, err)
-		close(p.ready) // callers waiting for the restart get the error now
-		p.ready = make(chan struct{})
-		p.mu.Unlock()
 		p.notifyRestart(err)
 		p.logger.Error("restarting the connector plugin failed; retrying", "plugin", p.typ, "attempt", attempt, "retry_in", backoff, "error", err)
 		time.Sleep(backoff)
 		backoff = min(backoff*2, p.m.opts.MaxRestartBackoff)
 	}
+}
+
+// wake releases the calls waiting in acquire; the caller holds mu.
+func (p *Plugin) wake() {
+	close(p.ready)
+	p.ready = make(chan struct{})
+}
+
+// markDown records that no process serves the type and why, and tells the
+// calls waiting for one.
+func (p *Plugin) markDown(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state, p.lastErr = StateFailed, err
+	p.wake()
 }
 
 func (p *Plugin) notifyRestart(err error) {
@@ -296,10 +307,18 @@ func (p *Plugin) downError() error {
 }
 
 // acquire returns the serving process with a call counted on it, waiting
-// for a restart in progress for as long as ctx allows.
-func (p *Plugin) acquire(ctx context.Context) (*process, error) {
+// for a restart in progress for as long as ctx allows. A call for an
+// instance (id not empty) whose configuration was refused fails at once;
+// that is checked under the same lock, since this is every call's path.
+func (p *Plugin) acquire(ctx context.Context, id string) (*process, error) {
 	for {
 		p.mu.RLock()
+		if id != "" {
+			if err := p.instanceErrorLocked(id); err != nil {
+				p.mu.RUnlock()
+				return nil, err
+			}
+		}
 		proc, ready, state := p.cur, p.ready, p.state
 		if proc != nil {
 			proc.inflight.Add(1)
@@ -323,13 +342,13 @@ func (p *Plugin) acquire(ctx context.Context) (*process, error) {
 
 // call runs fn on the serving process. A failure of the process itself is
 // reported naming it; the connector's own errors pass through unchanged.
-func (p *Plugin) call(ctx context.Context, fn func(ctx context.Context, c *sdk.Client) error) error {
+func (p *Plugin) call(ctx context.Context, id string, fn func(ctx context.Context, c *sdk.Client) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.m.opts.CallTimeout)
 		defer cancel()
 	}
-	proc, err := p.acquire(ctx)
+	proc, err := p.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -352,16 +371,9 @@ func (p *Plugin) call(ctx context.Context, fn func(ctx context.Context, c *sdk.C
 }
 
 // configure records an instance's configuration and applies it to the
-// serving process; a restarted or swapped-in process gets it too. With no
-// process running, it is kept for the next start.
+// serving process; a restarted or swapped-in process gets it too. The
+// caller holds lifecycle.
 func (p *Plugin) configure(ctx context.Context, id string, config map[string]any, sa sdk.ServiceAccount) error {
-	p.lifecycle.Lock()
-	defer p.lifecycle.Unlock()
-	return p.configureLocked(ctx, id, config, sa)
-}
-
-// configureLocked is configure for a caller that holds lifecycle.
-func (p *Plugin) configureLocked(ctx context.Context, id string, config map[string]any, sa sdk.ServiceAccount) error {
 	p.mu.RLock()
 	proc := p.cur
 	p.mu.RUnlock()
@@ -379,6 +391,10 @@ func (p *Plugin) configureLocked(ctx context.Context, id string, config map[stri
 func (p *Plugin) instanceError(id string) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	return p.instanceErrorLocked(id)
+}
+
+func (p *Plugin) instanceErrorLocked(id string) error {
 	ic, ok := p.instances[id]
 	if !ok {
 		return sdk.Errorf(sdk.CodeInvalidConfig, "add a connector block for it and reload the configuration",
@@ -439,8 +455,7 @@ func (p *Plugin) close() {
 	proc := p.cur
 	p.cur = nil
 	p.state = StateStopped
-	close(p.ready)
-	p.ready = make(chan struct{})
+	p.wake()
 	p.mu.Unlock()
 	if proc != nil {
 		proc.drainAndStop(p.m.opts.DrainTimeout, p.logger)
