@@ -57,6 +57,33 @@ func (f *fakeLogin) client(t *testing.T) *Client {
 	return c
 }
 
+// The keyring's user key must be a copy when it is the API key's own private
+// key (no UserKey, or no signature step): forgetting a session must not wipe
+// the key the next login needs.
+func TestForgetKeepsTheAPIKeysPrivateKey(t *testing.T) {
+	requirement := map[string]any{"$type": fakeTypeNS + "AuthenticationUserKeySignatureRequirement, PsrAuthenticationObjectLib",
+		"Challenge": base64.StdEncoding.EncodeToString([]byte("challenge")), "ChallengeSignature": "c2ln", "SessionId": "sid", "UserKey": nil}
+	for name, f := range map[string]*fakeLogin{
+		"step 1 completes": {step1: completed()},
+		"no user key":      {step1: requirement, step2: completed()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := f.client(t)
+			for i := 0; i < 2; i++ {
+				if err := c.Login(context.Background()); err != nil {
+					t.Fatalf("login %d: %v", i+1, err)
+				}
+				if err := c.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if pscrypto.KindOf(c.key.privateKey) != pscrypto.KeyECCPrivate {
+					t.Fatalf("closing session %d wiped the API key's private key", i+1)
+				}
+			}
+		})
+	}
+}
+
 // A user key sent in a password chain is refused from its first byte: the
 // client never runs a password derivation on key material a server chose.
 func TestUserKeyInAPasswordChainIsRefused(t *testing.T) {

@@ -1,6 +1,7 @@
 package psr
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -166,7 +167,9 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 	if err := decodeJSON(authAPIKey, data, &step1); err != nil {
 		return nil, err
 	}
-	userPriv := k.privateKey
+	// userPriv is the API key's own private key unless the server sends a
+	// UserKey for it to unlock.
+	userPriv, ownKey := k.privateKey, true
 	final := &step1
 	switch {
 	case step1.is("AuthenticationResultCompleted") || step1.IsCompleted:
@@ -182,6 +185,7 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 					"the private part of the API key does not match its token; paste the key exactly as Password Secure showed it, or create a new one",
 					"the API key's private key cannot unlock the key of user %q", k.User)
 			}
+			ownKey = false
 		}
 		challenge, err := base64.StdEncoding.DecodeString(step1.Challenge)
 		if err != nil {
@@ -255,6 +259,11 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 			continue
 		}
 		s.keys[strings.ToLower(roleID)] = roleKey
+	}
+	if ownKey {
+		// forget() wipes the keyring; it must not wipe the API key, which
+		// the next login needs.
+		userPriv = bytes.Clone(userPriv)
 	}
 	s.keys[strings.ToLower(final.UserId)] = userPriv
 	c.logins.Add(1)
