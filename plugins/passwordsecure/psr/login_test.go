@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/byov/byov/plugins/passwordsecure/pscrypto"
 )
@@ -97,5 +98,21 @@ func TestUserKeyInAPasswordChainIsRefused(t *testing.T) {
 	err = c.Login(context.Background())
 	if KindOf(err) != KindAPIKey || !errors.Is(err, pscrypto.ErrKeyKind) {
 		t.Fatalf("login with a password-chain user key: %v, want an API-key error wrapping ErrKeyKind", err)
+	}
+}
+
+// A long LoginLock is cut by runes, so the message stays valid UTF-8.
+func TestLoginLockIsCutByRunes(t *testing.T) {
+	lock, _ := json.Marshal(strings.Repeat("é", maxServerMessageRunes+10))
+	f := &fakeLogin{step1: map[string]any{"$type": fakeTypeNS + "AuthenticationResultLoginFailed, PsrAuthenticationObjectLib",
+		"IsCompleted": false, "LoginLock": json.RawMessage(lock)}}
+	c := f.client(t)
+	err := c.Login(context.Background())
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "login lock") {
+		t.Fatalf("login: %v", err)
+	}
+	if !utf8.ValidString(e.Message) || !strings.HasSuffix(e.Message, "…") {
+		t.Errorf("the login lock was not cut at a rune boundary: %q", e.Message)
 	}
 }

@@ -294,8 +294,8 @@ func (c *Client) unexpectedAuth(r *authResult) error {
 	case r.is("LoginFailed"):
 		msg := "Password Secure rejected the login of user " + user + " with the API key (LoginFailed)"
 		if lock := strings.TrimSpace(string(r.LoginLock)); lock != "" && lock != "null" {
-			if len(lock) > maxServerMessageRunes {
-				lock = lock[:maxServerMessageRunes] + "…"
+			if r := []rune(lock); len(r) > maxServerMessageRunes {
+				lock = string(r[:maxServerMessageRunes]) + "…"
 			}
 			msg += "; login lock: " + lock
 		}
