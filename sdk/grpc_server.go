@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -23,6 +24,12 @@ type grpcServer struct {
 
 	mu        sync.RWMutex
 	instances map[string]*instanceEntry
+	// closed is set by closeAll; an instance configured after it is closed
+	// at once instead of installed.
+	closed bool
+	// retiring counts the closes of replaced instances still running, so
+	// that closeAll can wait for them too.
+	retiring sync.WaitGroup
 }
 
 // instanceEntry counts the calls in flight on an instance so that a
@@ -66,20 +73,85 @@ func (s *grpcServer) acquire(id string) (*instanceEntry, func(), error) {
 // calls have drained.
 func (s *grpcServer) replace(id string, e *instanceEntry) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		if e != nil {
+			go s.closeInstance(context.Background(), id, e, "closing a connector instance configured during shutdown failed")
+		}
+		return
+	}
 	old := s.instances[id]
 	if e == nil {
 		delete(s.instances, id)
 	} else {
 		s.instances[id] = e
 	}
+	if old != nil {
+		s.retiring.Add(1)
+	}
 	s.mu.Unlock()
 	if old != nil {
 		go func() {
+			defer s.retiring.Done()
 			old.inflight.Wait()
-			if err := old.Close(context.Background()); err != nil {
-				s.logger.Warn("closing a replaced connector instance failed", "instance", id, "error", err)
-			}
+			s.closeInstance(context.Background(), id, old, "closing a replaced connector instance failed")
 		}()
+	}
+}
+
+func (s *grpcServer) closeInstance(ctx context.Context, id string, e *instanceEntry, failure string) {
+	if err := e.Close(ctx); err != nil {
+		s.logger.Warn(failure, "instance", id, "error", err)
+	}
+}
+
+// closeAll closes every configured instance, in parallel, once its calls in
+// flight have finished, and waits for replaced instances still being closed.
+// It gives up after timeout: an instance whose calls have not finished by
+// then is left unclosed (Close is never called under a running call), and a
+// Close still running is abandoned. Every failure is logged. The server
+// serves no instance afterwards.
+func (s *grpcServer) closeAll(timeout time.Duration) {
+	s.mu.Lock()
+	s.closed = true
+	instances := s.instances
+	s.instances = map[string]*instanceEntry{}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var all sync.WaitGroup
+	for id, e := range instances {
+		all.Go(func() {
+			if !waitOrDone(ctx, &e.inflight) {
+				s.logger.Warn("connector instance not closed: its calls in flight did not finish in time", "instance", id, "timeout", timeout)
+				return
+			}
+			s.closeInstance(ctx, id, e, "closing a connector instance at shutdown failed")
+		})
+	}
+	all.Go(func() {
+		if !waitOrDone(ctx, &s.retiring) {
+			s.logger.Warn("replaced connector instances still closing at shutdown; giving up on them", "timeout", timeout)
+		}
+	})
+	if !waitOrDone(ctx, &all) {
+		s.logger.Warn("closing connector instances at shutdown did not finish in time", "timeout", timeout)
+	}
+}
+
+// waitOrDone waits for wg, or for ctx to end first (it then reports false).
+func waitOrDone(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

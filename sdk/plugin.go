@@ -30,15 +30,22 @@ type GRPCPlugin struct {
 	Impl Connector
 	// Logger is the plugin side's logger; instances get named sub-loggers.
 	Logger hclog.Logger
+
+	// server, when set, is served instead of a new one built from Impl, so
+	// that Serve can close its instances when go-plugin returns.
+	server *grpcServer
 }
 
 var _ plugin.GRPCPlugin = (*GRPCPlugin)(nil)
 
 // GRPCServer registers the connector service on the plugin's gRPC server.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	srv, err := newGRPCServer(p.Impl, p.Logger)
-	if err != nil {
-		return err
+	srv := p.server
+	if srv == nil {
+		var err error
+		if srv, err = newGRPCServer(p.Impl, p.Logger); err != nil {
+			return err
+		}
 	}
 	connectorv1.RegisterConnectorServer(s, srv)
 	return nil

@@ -16,29 +16,42 @@ import (
 // watchdog catches the rest within a second.
 const parentCheckInterval = 500 * time.Millisecond
 
-// Serve runs the connector until the host stops it. It is the whole main
-// function of a connector binary. Run by hand, outside a byov host, it
-// explains that and exits.
+// closeTimeout bounds how long Serve spends closing instances after the host
+// has stopped it. go-plugin's Kill on the host side waits 2 s for the process
+// to exit before killing it, so a longer bound would only be cut short;
+// this one leaves Close time to give up and log why.
+const closeTimeout = 1500 * time.Millisecond
+
+// Serve runs the connector until the host stops it (reload, restart after a
+// crash, shutdown), then closes every instance it still holds. It is the
+// whole main function of a connector binary. Run by hand, outside a byov
+// host, it explains that and exits.
 func Serve(c Connector) {
 	logger := newPluginLogger()
-	if err := validateMetadata(c.Metadata()); err != nil {
+	srv, err := newGRPCServer(c, logger)
+	if err != nil {
 		logger.Error("the connector's metadata is invalid; fix the connector and rebuild it", "error", err)
 		fmt.Fprintf(os.Stderr, "byov connector: %v\n", err)
 		os.Exit(1)
 	}
 	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
-		m := c.Metadata()
+		m := srv.meta
 		fmt.Fprintf(os.Stderr, "This is byov connector %q version %s. It is started by the byov host, not by hand:\n"+
 			"put it in the host's plugin_dir, run `byov plugin lock`, then `byov plugin reload %s`.\n", m.Type, m.Version, m.Type)
 		os.Exit(1)
 	}
 	go watchParent(logger)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: PluginSets(c, logger),
-		GRPCServer:       plugin.DefaultGRPCServer,
-		Logger:           logger,
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: c, Logger: logger, server: srv}},
+		},
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     logger,
 	})
+	// The host has stopped the gRPC server; Instance.Close promises
+	// connectors a chance to release sessions and files.
+	srv.closeAll(closeTimeout)
 }
 
 // newPluginLogger writes JSON lines to stderr, which go-plugin parses on the
