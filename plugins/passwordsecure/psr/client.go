@@ -90,11 +90,12 @@ type Client struct {
 	key    *APIKey
 	keyErr error
 
-	// sessMu guards sess; loginMu serialises logins so that a burst of 401s
-	// costs one new login, not one per caller.
-	sessMu  sync.Mutex
-	sess    *session
-	loginMu sync.Mutex
+	// sessMu guards sess and loginCall, the login in progress, which
+	// callers arriving meanwhile share: a burst of 401s, or of checkouts
+	// with a revoked key, costs one login, not one per caller.
+	sessMu    sync.Mutex
+	sess      *session
+	loginCall *loginCall
 
 	filterMu sync.Mutex
 	filter   []byte // the server's default ContainerListFilter, raw JSON

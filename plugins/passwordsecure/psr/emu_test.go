@@ -455,6 +455,47 @@ func TestAuthenticationFailuresAreNotRetried(t *testing.T) {
 	}
 }
 
+// Checkouts that arrive while a login runs share its outcome: with a revoked
+// key, a burst of checkouts of different accounts (so not coalesced by the
+// lookup) costs one failed login, not one per checkout.
+func TestConcurrentFailedLoginIsShared(t *testing.T) {
+	f := newFixture(t, psemu.Options{})
+	revoked, err := f.srv.CreateAPIKey("NPS", "Read", "Passwords", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.RevokeAPIKey(revoked); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t, func(o *Options) { o.APIKey = revoked })
+	f.srv.SetLatency(200 * time.Millisecond)
+	const n = 8
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := c.Checkout(context.Background(), Account{"CORP", fmt.Sprint("user", i)}, reasonFor("revoked"))
+			f.record(err)
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if KindOf(err) != KindAPIKey || !strings.Contains(err.Error(), "LoginFailed") {
+			t.Errorf("checkout with a revoked key: %v", err)
+		}
+	}
+	if got := f.srv.Calls("Auth/AuthenticateApiKey"); got != 1 {
+		t.Errorf("%d concurrent checkouts with a revoked key made %d login attempts, want 1", n, got)
+	}
+}
+
 // freePort returns a local port nothing listens on.
 func freePort(t *testing.T) string {
 	t.Helper()

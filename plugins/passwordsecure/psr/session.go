@@ -106,26 +106,56 @@ func (c *Client) currentSession(ctx context.Context) (*session, error) {
 	return c.relogin(ctx, nil)
 }
 
+// loginCall is a login in progress; callers that arrive while it runs wait
+// for it and share its result, error included.
+type loginCall struct {
+	done chan struct{}
+	s    *session
+	err  error
+	// abandoned is set when the login failed because its caller's context
+	// ended: that says nothing about the key, so a waiter tries again.
+	abandoned bool
+}
+
 // relogin replaces the session stale (nil: none yet) with a new one. Callers
-// that saw the same stale session wait for one login instead of each
-// starting their own.
+// that saw the same stale session, or that arrive while a login runs, share
+// one login and its outcome instead of each starting their own: N concurrent
+// checkouts with a revoked key cost one failed login, not N (failed logins
+// may lock the user).
 func (c *Client) relogin(ctx context.Context, stale *session) (*session, error) {
-	c.loginMu.Lock()
-	defer c.loginMu.Unlock()
-	c.sessMu.Lock()
-	cur := c.sess
-	c.sessMu.Unlock()
-	if cur != nil && cur != stale {
-		return cur, nil // someone else logged in meanwhile
+	for {
+		c.sessMu.Lock()
+		if cur := c.sess; cur != nil && cur != stale {
+			c.sessMu.Unlock()
+			return cur, nil // someone else logged in meanwhile
+		}
+		if lc := c.loginCall; lc != nil {
+			c.sessMu.Unlock()
+			select {
+			case <-lc.done:
+			case <-ctx.Done():
+				return nil, newError(KindUnavailable, ctx.Err(), "", "waiting for the login to Password Secure was abandoned: %v", ctx.Err())
+			}
+			if lc.abandoned && ctx.Err() == nil {
+				continue
+			}
+			return lc.s, lc.err
+		}
+		lc := &loginCall{done: make(chan struct{})}
+		c.loginCall = lc
+		c.sessMu.Unlock()
+
+		s, err := c.login(ctx)
+		c.sessMu.Lock()
+		c.loginCall = nil
+		if err == nil {
+			c.sess = s
+		}
+		lc.s, lc.err, lc.abandoned = s, err, err != nil && ctx.Err() != nil
+		c.sessMu.Unlock()
+		close(lc.done)
+		return s, err
 	}
-	s, err := c.login(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.sessMu.Lock()
-	c.sess = s
-	c.sessMu.Unlock()
-	return s, nil
 }
 
 // dropSession forgets s if it is still the current session.
