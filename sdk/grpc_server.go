@@ -47,7 +47,7 @@ func newGRPCServer(impl Connector, logger hclog.Logger) (*grpcServer, error) {
 		logger = hclog.NewNullLogger()
 	}
 	meta := impl.Metadata()
-	if err := validateMetadata(meta); err != nil {
+	if err := ValidateMetadata(meta); err != nil {
 		return nil, err
 	}
 	return &grpcServer{impl: impl, meta: meta, logger: logger, instances: map[string]*instanceEntry{}}, nil

@@ -79,9 +79,16 @@ var (
 	semver   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 )
 
-// validateMetadata catches an author's mistakes when the binary starts.
-func validateMetadata(m Metadata) error {
-	if !typeName.MatchString(m.Type) {
+// ValidType reports whether s is a connector type: lower-case letters,
+// digits and dashes, starting with a letter. It is the <type> of a binary
+// named byov-connector-<type>.
+func ValidType(s string) bool { return typeName.MatchString(s) }
+
+// ValidateMetadata checks a connector's metadata: its type, its version (a
+// semantic version such as 1.2.0), its capabilities and its config schema.
+// Serve calls it when the binary starts, so an author sees a mistake at once.
+func ValidateMetadata(m Metadata) error {
+	if !ValidType(m.Type) {
 		return fmt.Errorf("metadata type %q must be lower-case letters, digits and dashes, starting with a letter", m.Type)
 	}
 	if !semver.MatchString(m.Version) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/byov/byov/sdk"
 )
 
 // BinaryPrefix starts the file name of every connector binary.
@@ -45,7 +47,7 @@ func ParseBinaryName(name string) (typ string, v *version.Version, ok bool, err 
 		return "", nil, false, nil
 	}
 	typ, suffix, hasVersion := strings.Cut(rest, "_")
-	if !validType(typ) {
+	if !sdk.ValidType(typ) {
 		return "", nil, true, fmt.Errorf("%s: %q is not a connector type; a type is lower-case letters, digits and dashes", name, typ)
 	}
 	if !hasVersion {
@@ -56,18 +58,6 @@ func ParseBinaryName(name string) (typ string, v *version.Version, ok bool, err 
 		return typ, nil, true, fmt.Errorf("%s: %q after the underscore is not a semantic version such as 1.2.0", name, suffix)
 	}
 	return typ, v, true, nil
-}
-
-func validType(s string) bool {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 // Scan lists the connector binaries in dir, by type and then by descending
