@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,7 +73,8 @@ func (s *Server) reloadPlugin(w http.ResponseWriter, r *http.Request, c caller) 
 	if rerr != nil {
 		outcome, detail["error"] = audit.OutcomeError, rerr.Error()
 	}
-	_, aerr := s.opts.Audit.Append(r.Context(), audit.Event{Type: audit.TypePluginSwap, Actor: c.actor.Name, Outcome: outcome, Detail: detail})
+	// The swap has happened whether or not the client is still there.
+	_, aerr := s.opts.Audit.Append(context.WithoutCancel(r.Context()), audit.Event{Type: audit.TypePluginSwap, Actor: c.actor.Name, Outcome: outcome, Detail: detail})
 	if rerr != nil {
 		msg := rerr.Error()
 		if !strings.Contains(msg, "keeps serving") && !strings.Contains(msg, "nothing else was running") {

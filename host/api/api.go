@@ -44,7 +44,9 @@ type PluginController interface {
 }
 
 // ConnectorDirectory knows the configured connectors (the `connector` blocks
-// of the configuration in force) and hands out their instances.
+// of the configuration in force) and hands out their instances. Instance
+// reports an unknown name as an *sdk.Error with CodeNotFound. Neither call
+// may start a plugin process: any token may list connectors.
 type ConnectorDirectory interface {
 	Connectors() []ConnectorInfo
 	Instance(ctx context.Context, name string) (ConnectorInstance, error)

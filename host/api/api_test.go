@@ -364,23 +364,22 @@ func TestRequestBodies(t *testing.T) {
 	h := apitest.New(t)
 	alice := h.Tokens["alice"]
 	tests := []struct {
-		name       string
-		body       string
-		status     int
-		code       string
-		inMessage  string
-		inHint     string
-		inSentence string
+		name      string
+		body      string
+		status    int
+		code      string
+		inMessage string
+		inHint    string
 	}{
-		{"unknown field", `{"activity":"domain-admin","resource":"srv01","resourse":"x"}`, 400, api.CodeInvalidRequest, `"resourse"`, "activity, resource, reason", ""},
-		{"not json", `activity=domain-admin`, 400, api.CodeInvalidRequest, "not valid JSON", "", ""},
-		{"cut off", `{"activity":"domain-admin"`, 400, api.CodeInvalidRequest, "not valid JSON", "", ""},
-		{"array", `[1,2]`, 400, api.CodeInvalidRequest, "JSON object", "", ""},
-		{"wrong type", `{"activity":5,"resource":"srv01"}`, 400, api.CodeInvalidRequest, "activity must be a JSON string", "", ""},
-		{"two objects", `{"activity":"domain-admin","resource":"srv01"}{}`, 400, api.CodeInvalidRequest, "more after", "", ""},
-		{"empty", ``, 400, api.CodeInvalidRequest, "needs a JSON body", "", ""},
-		{"missing fields", `{"reason":"x"}`, 400, api.CodeInvalidRequest, "activity and a resource", "", ""},
-		{"too large", `{"reason":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, 413, api.CodeTooLarge, "larger than 64 KiB", "", ""},
+		{"unknown field", `{"activity":"domain-admin","resource":"srv01","resourse":"x"}`, 400, api.CodeInvalidRequest, `"resourse"`, "activity, resource, reason"},
+		{"not json", `activity=domain-admin`, 400, api.CodeInvalidRequest, "not valid JSON", ""},
+		{"cut off", `{"activity":"domain-admin"`, 400, api.CodeInvalidRequest, "not valid JSON", ""},
+		{"array", `[1,2]`, 400, api.CodeInvalidRequest, "JSON object", ""},
+		{"wrong type", `{"activity":5,"resource":"srv01"}`, 400, api.CodeInvalidRequest, "activity must be a JSON string", ""},
+		{"two objects", `{"activity":"domain-admin","resource":"srv01"}{}`, 400, api.CodeInvalidRequest, "more after", ""},
+		{"empty", ``, 400, api.CodeInvalidRequest, "needs a JSON body", ""},
+		{"missing fields", `{"reason":"x"}`, 400, api.CodeInvalidRequest, "activity and a resource", ""},
+		{"too large", `{"reason":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, 413, api.CodeTooLarge, "larger than 64 KiB", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -657,7 +656,10 @@ func TestHealthAndMetrics(t *testing.T) {
 	h.Plugins.SetState("passwordsecure", plugins.StateFailed, 7, "exec format error")
 	status, data = call(t, h, "GET", "/v1/sys/health", "", nil)
 	wantStatus(t, status, data, http.StatusOK)
-	if hl := decode[api.Health](t, data); hl.Status != api.StatusDegraded || len(hl.Problems) != 1 || !strings.Contains(hl.Problems[0], "exec format error") {
+	// The unauthenticated health answer names the plugin that is down but
+	// keeps the reason (paths, host names) for admins and the log.
+	if hl := decode[api.Health](t, data); hl.Status != api.StatusDegraded || len(hl.Problems) != 1 ||
+		!strings.Contains(hl.Problems[0], "passwordsecure") || strings.Contains(string(data), "exec format error") {
 		t.Fatalf("degraded health %s", data)
 	}
 

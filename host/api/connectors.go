@@ -40,24 +40,23 @@ func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request, c caller
 // instance finds a configured connector by name; an unknown name is a 404
 // naming the ones there are.
 func (s *Server) instance(ctx context.Context, name string) (ConnectorInstance, error) {
-	var names []string
-	found := false
-	for _, ci := range s.connectors() {
-		names = append(names, ci.Name)
-		found = found || ci.Name == name
-	}
-	if !found {
-		hint := "no connector is configured"
-		if len(names) > 0 {
-			hint = "the configured connectors are " + strings.Join(names, ", ")
-		}
-		return nil, errorf(http.StatusNotFound, CodeNotFound, hint, fmt.Sprintf("there is no connector named %q", name))
-	}
 	inst, err := s.opts.Connectors.Instance(ctx, name)
-	if err != nil {
+	if err == nil {
+		return inst, nil
+	}
+	if sdk.CodeOf(err) != sdk.CodeNotFound {
 		return nil, fmt.Errorf("connector %s cannot be used: %w", name, err)
 	}
-	return inst, nil
+	// Only an unknown name needs the list, for the hint.
+	var names []string
+	for _, ci := range s.connectors() {
+		names = append(names, ci.Name)
+	}
+	hint := "no connector is configured"
+	if len(names) > 0 {
+		hint = "the configured connectors are " + strings.Join(names, ", ")
+	}
+	return nil, errorf(http.StatusNotFound, CodeNotFound, hint, fmt.Sprintf("there is no connector named %q", name))
 }
 
 // parseAccount reads DOMAIN\username (or a bare username).

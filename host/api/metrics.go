@@ -188,7 +188,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ caller) error 
 		for _, st := range s.opts.Plugins.List() {
 			h.Plugins = append(h.Plugins, PluginHealth{Type: st.Type, State: string(st.State), Version: st.Version})
 			if st.State == plugins.StateFailed {
-				h.Problems = append(h.Problems, fmt.Sprintf("connector plugin %s keeps failing to start: %s", st.Type, st.LastError))
+				// Health answers without a token: the reason (paths, hosts)
+				// is for `byov plugin list` and the log, not for anyone.
+				h.Problems = append(h.Problems, fmt.Sprintf("connector plugin %s is down", st.Type))
 			}
 		}
 	}
@@ -197,7 +199,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ caller) error 
 	}
 	status := http.StatusOK
 	if _, err := s.opts.Store.Schema(r.Context()); err != nil {
-		h.Problems = append(h.Problems, "the state file cannot be read: "+err.Error())
+		s.log.Error("health check: the state file cannot be read", "error", err)
+		h.Problems = append(h.Problems, "the state file cannot be read; the server log has the details")
 		// Nothing works without the state file: tell load balancers.
 		status = http.StatusServiceUnavailable
 	}

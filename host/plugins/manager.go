@@ -162,6 +162,19 @@ func (m *Manager) plugin(typ string) *Plugin {
 	return p
 }
 
+// RunningMetadata returns the metadata of the process serving a type, and
+// false when none serves it; it never starts one.
+func (m *Manager) RunningMetadata(typ string) (sdk.Metadata, bool) {
+	m.mu.Lock()
+	p := m.plugins[typ]
+	m.mu.Unlock()
+	if p == nil {
+		return sdk.Metadata{}, false
+	}
+	meta, err := p.Metadata()
+	return meta, err == nil
+}
+
 // Instance returns a handle on an instance of a type. The handle stays valid
 // across restarts and swaps of the type's process; its calls report why
 // the instance cannot serve, if it cannot.

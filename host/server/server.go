@@ -235,13 +235,23 @@ func logWarnings(logger hclog.Logger, diags hcl.Diagnostics) {
 	}
 }
 
-// vault resolves a connector block to its instance, for sessions.
-func (s *Server) vault(name string) (sessions.Vault, error) {
+// instance resolves a connector block of the configuration in force to
+// its plugin instance.
+func (s *Server) instance(name string) (*plugins.Instance, error) {
 	c, ok := s.cfg.Load().Connectors[name]
 	if !ok {
-		return nil, fmt.Errorf("there is no connector named %q in the configuration", name)
+		return nil, sdk.Errorf(sdk.CodeNotFound, "`byov connector list` shows the configured connectors", "there is no connector named %q", name)
 	}
 	return s.plugins.Instance(c.Plugin, name), nil
+}
+
+// vault is instance for sessions (without a typed nil on error).
+func (s *Server) vault(name string) (sessions.Vault, error) {
+	inst, err := s.instance(name)
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
 }
 
 // applyConnectors configures every connector block of next in its plugin,
@@ -364,9 +374,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	// The expiry worker is stopped and waited for before Serve returns, so
+	// that Close never pulls the plugins or the database from under a
+	// checkin it is making.
 	workerCtx, stopWorker := context.WithCancel(ctx)
-	defer stopWorker()
-	go s.sessions.RunExpiry(workerCtx)
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.sessions.RunExpiry(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.api.Serve(ln) }()
@@ -418,11 +432,9 @@ func (d connectorDirectory) Connectors() []api.ConnectorInfo {
 	out := make([]api.ConnectorInfo, 0, len(cfg.Connectors))
 	for name, c := range cfg.Connectors {
 		info := api.ConnectorInfo{Name: name, Plugin: c.Plugin, Description: c.Description}
-		if p, err := d.s.plugins.Plugin(context.Background(), c.Plugin); err == nil {
-			if meta, err := p.Metadata(); err == nil {
-				for _, cap := range meta.Capabilities {
-					info.Capabilities = append(info.Capabilities, string(cap))
-				}
+		if meta, running := d.s.plugins.RunningMetadata(c.Plugin); running {
+			for _, cap := range meta.Capabilities {
+				info.Capabilities = append(info.Capabilities, string(cap))
 			}
 		}
 		out = append(out, info)
@@ -432,9 +444,9 @@ func (d connectorDirectory) Connectors() []api.ConnectorInfo {
 }
 
 func (d connectorDirectory) Instance(_ context.Context, name string) (api.ConnectorInstance, error) {
-	c, ok := d.s.cfg.Load().Connectors[name]
-	if !ok {
-		return nil, sdk.Errorf(sdk.CodeNotFound, "`byov connector list` shows the configured connectors", "there is no connector named %q", name)
+	inst, err := d.s.instance(name)
+	if err != nil {
+		return nil, err
 	}
-	return d.s.plugins.Instance(c.Plugin, name), nil
+	return inst, nil
 }

@@ -134,7 +134,7 @@ func (d *Directory) Instance(ctx context.Context, name string) (api.ConnectorIns
 	case "ps-prod", "errs":
 		return plainInstance{name}, nil
 	}
-	return nil, fmt.Errorf("no connector %s", name)
+	return nil, sdk.Errorf(sdk.CodeNotFound, "", "no connector %s", name)
 }
 
 // Secret returns the password stored for an account, for tests to check a
