@@ -205,23 +205,39 @@ func (c *Client) resolve(ctx context.Context, a Account) (*entry, error) {
 	if err := c.call(ctx, "WebService/GetLegitimateDataRights", map[string]any{"dataId": pw.ID, "checkRights": false, "showDeletedNames": false}, &rights); err != nil {
 		return nil, err
 	}
-	s, err := c.currentSession(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Rights with Read come first; among them, the first one the keyring
-	// can open wins, as in the vendor clients.
-	var usable []right
 	sealed := false
 	for _, r := range rights {
-		if r.sealed() {
-			sealed = true
-			continue
+		sealed = sealed || r.sealed()
+	}
+	// The session's keyring may be forgotten under us when Login replaces
+	// the session; the replacement then gets one more try.
+	for attempt := 0; attempt < 2; attempt++ {
+		s, err := c.currentSession(ctx)
+		if err != nil {
+			return nil, err
 		}
-		if r.RightKey == "" {
-			continue
+		if e.itemKey = c.unlockItemKey(s, rights, ct.ID); e.itemKey != nil {
+			return e, nil
 		}
-		if _, ok := s.keys[strings.ToLower(r.LegitimateID)]; ok {
+		if !s.forgotten() {
+			break
+		}
+	}
+	if sealed {
+		return nil, newError(KindSealed, nil, "request a release of the seal in Password Secure and retry once it is granted; byov never breaks a seal",
+			"the %s entry for %s (%s) is sealed; release required", c.opts.Form, a, ct.ID)
+	}
+	return nil, newError(KindPermission, nil, "give the API key's user, or one of its roles, the Read right on the entry in Password Secure",
+		"the API key's user %q holds no right key for the %s entry for %s (%s)", c.key.User, c.opts.Form, a, ct.ID)
+}
+
+// unlockItemKey decrypts the item key with the first right the keyring can
+// open. Rights with Read come first, as in the vendor clients; sealed rights
+// are never used.
+func (c *Client) unlockItemKey(s *session, rights []right, containerID string) []byte {
+	var usable []right
+	for _, r := range rights {
+		if !r.sealed() && r.RightKey != "" && s.holds(r.LegitimateID) {
 			usable = append(usable, r)
 		}
 	}
@@ -231,20 +247,14 @@ func (c *Client) resolve(ctx context.Context, a Account) (*entry, error) {
 		if err != nil {
 			continue
 		}
-		k, err := pscrypto.DecryptWithKey(s.keys[strings.ToLower(r.LegitimateID)], blob)
+		k, err := s.decrypt(r.LegitimateID, blob)
 		if err != nil {
-			c.log.Debug("a right key of a Password Secure entry did not decrypt; trying the next right", "entry", ct.ID, "legitimate", r.LegitimateID)
+			c.log.Debug("a right key of a Password Secure entry did not decrypt; trying the next right", "entry", containerID, "legitimate", r.LegitimateID)
 			continue
 		}
-		e.itemKey = k
-		return e, nil
+		return k
 	}
-	if sealed {
-		return nil, newError(KindSealed, nil, "request a release of the seal in Password Secure and retry once it is granted; byov never breaks a seal",
-			"the %s entry for %s (%s) is sealed; release required", c.opts.Form, a, ct.ID)
-	}
-	return nil, newError(KindPermission, nil, "give the API key's user, or one of its roles, the Read right on the entry in Password Secure",
-		"the API key's user %q holds no right key for the %s entry for %s (%s)", c.key.User, c.opts.Form, a, ct.ID)
+	return nil
 }
 
 func sortReadFirst(rs []right) {

@@ -215,13 +215,7 @@ func (c *Client) Close(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	defer s.forget()
-	// CloseSession answers with an empty body; a failure only means the
-	// session lingers until the server expires it.
-	_, err := c.roundTrip(ctx, http.MethodGet, "WebService/CloseSession", nil, s)
-	if err != nil {
-		c.log.Debug("closing the Password Secure session failed; the server will expire it", "error", err)
-	}
+	err := c.endSession(ctx, s)
 	if t, ok := c.http.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}

@@ -621,6 +621,60 @@ func TestDiagnoseAllGood(t *testing.T) {
 	}
 }
 
+// Check logs in afresh each time; the session it replaces is closed on the
+// server, not leaked, and checkouts running meanwhile move to the new one.
+func TestLoginClosesTheReplacedSession(t *testing.T) {
+	f := newFixture(t, psemu.Options{})
+	c := f.client(t, func(o *Options) { o.CacheTTL = 0 })
+	if _, err := f.checkout(t, c, `CORP\administrator`, reasonFor("before")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		steps := c.Diagnose(context.Background(), &Account{"CORP", "administrator"})
+		if last := steps[len(steps)-1]; !last.OK {
+			t.Fatalf("Diagnose %d: %s failed: %s", i, last.Name, last.Message)
+		}
+		if n := f.srv.SessionCount(); n != 1 {
+			t.Fatalf("after Diagnose %d the server holds %d sessions, want 1", i, n)
+		}
+	}
+	if n := f.srv.Calls("Auth/AuthenticateApiKey"); n != 4 {
+		t.Errorf("logins = %d, want 4 (one per checkout session and Diagnose)", n)
+	}
+
+	// Replacing the session while checkouts use its keyring is safe.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := f.checkout(t, c, `CORP\svc-role`, reasonFor("during")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if err := c.Login(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := f.srv.SessionCount(); n != 1 {
+		t.Errorf("the server holds %d sessions, want 1", n)
+	}
+}
+
 func TestNoSecretsInLogsWhenFormatted(t *testing.T) {
 	f := newFixture(t, psemu.Options{})
 	c := f.client(t, nil)

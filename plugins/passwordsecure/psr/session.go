@@ -8,6 +8,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/byov/byov/plugins/passwordsecure/pscrypto"
@@ -18,17 +20,51 @@ type session struct {
 	userID string
 	// token2 is the ready-made header value (§1.5); it holds the session key.
 	token2 string
-	// keys maps a legitimate (user or role) id to its private key bytes.
+	// ended is set by the first endSession, so a session is closed once.
+	ended atomic.Bool
+
+	// mu guards keys, which maps a legitimate (user or role) id, in lower
+	// case, to its private key bytes; nil once forgotten. A session can be
+	// forgotten while a lookup still holds it (Login replaces sessions).
+	mu   sync.RWMutex
 	keys map[string][]byte
 }
 
 // forget overwrites the private keys, so that a closed session does not
 // leave them in memory longer than the garbage collector would.
 func (s *session) forget() {
-	for id, k := range s.keys {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
 		clear(k)
-		delete(s.keys, id)
 	}
+	s.keys = nil
+}
+
+// forgotten reports whether forget has run.
+func (s *session) forgotten() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.keys == nil
+}
+
+// holds reports whether the keyring has the key of a user or role.
+func (s *session) holds(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.keys[strings.ToLower(id)]
+	return ok
+}
+
+// decrypt decrypts key material with the key of a user or role.
+func (s *session) decrypt(id string, blob []byte) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, ok := s.keys[strings.ToLower(id)]
+	if !ok {
+		return nil, errors.New("the keyring holds no key for this legitimate")
+	}
+	return pscrypto.DecryptWithKey(k, blob)
 }
 
 // clientInformation is the ClientInformation object of both login requests
@@ -167,13 +203,35 @@ func (c *Client) dropSession(s *session) {
 	c.sessMu.Unlock()
 }
 
-// Login logs in now, replacing any session the client holds. Check uses it;
-// checkouts log in on their own when they need to.
+// Login logs in now, replacing any session the client holds, which it
+// closes on the server and forgets. Check uses it; checkouts log in on their
+// own when they need to.
 func (c *Client) Login(ctx context.Context) error {
 	c.sessMu.Lock()
 	stale := c.sess
 	c.sessMu.Unlock()
-	_, err := c.relogin(ctx, stale)
+	s, err := c.relogin(ctx, stale)
+	if err != nil {
+		return err
+	}
+	if stale != nil && s != stale {
+		c.endSession(ctx, stale)
+	}
+	return nil
+}
+
+// endSession closes s on the server (CloseSession) and forgets its keys,
+// once however often it is called. CloseSession answers with an empty body;
+// a failure only means the session lingers until the server expires it.
+func (c *Client) endSession(ctx context.Context, s *session) error {
+	if !s.ended.CompareAndSwap(false, true) {
+		return nil
+	}
+	defer s.forget()
+	_, err := c.roundTrip(ctx, http.MethodGet, "WebService/CloseSession", nil, s)
+	if err != nil {
+		c.log.Debug("closing the Password Secure session failed; the server will expire it", "error", err)
+	}
 	return err
 }
 
