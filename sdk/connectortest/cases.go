@@ -81,6 +81,10 @@ func runTransport(t tester, h Harness, tr transport, rep *report) {
 		t.Fatalf("connectortest: Fixture.Absent is empty; name an account that is not in the vault")
 	}
 	e := &env{h: h, transport: tr.name(), fx: fx, logs: &logBuffer{}, skipNotes: map[string]string{}}
+	// From here on every text the kit prints may quote the connector's
+	// errors or log; a leaked secret is the secrets case's to report, not
+	// to be printed by the cases before it.
+	t = redactingT{t, e.redact}
 	e.client, e.logger, e.binary = tr.start(t, h, e.logs)
 
 	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout())
@@ -552,23 +556,20 @@ func caseCapabilityAccounts(t tester, e *env) {
 	}
 }
 
-func caseSecrets(t tester, e *env) {
-	// Provoke the errors most likely to quote a secret: a refused login,
-	// and the lookups that fail.
-	wrong := e.fx.ServiceAccount
-	wrong.Secret = sdk.Secret(e.fx.ServiceAccount.Secret.Reveal() + "-connectortest-wrong")
-	_ = e.configure("connectortest-wrong-secret", e.fx.Config, wrong)
-	_, _ = e.checkout(e.fx.Absent)
-	if !e.fx.Ambiguous.IsZero() {
-		_, _ = e.checkout(e.fx.Ambiguous)
-	}
+// wrongSecret is the service account secret the secrets case logs in with.
+func (e *env) wrongSecret() sdk.Secret {
+	return sdk.Secret(e.fx.ServiceAccount.Secret.Reveal() + "-connectortest-wrong")
+}
 
+// secrets lists every secret the kit knows of, with what it is. schema
+// names the sensitive config attributes.
+func (e *env) secrets(schema []sdk.Attribute) []labelled {
 	secrets := []labelled{
 		{"Fixture.FoundSecret", e.fx.FoundSecret.Reveal()},
 		{"the service account's secret", e.fx.ServiceAccount.Secret.Reveal()},
-		{"the wrong service account secret the kit tried", wrong.Secret.Reveal()},
+		{"the wrong service account secret the kit tried", e.wrongSecret().Reveal()},
 	}
-	for _, a := range e.meta.ConfigSchema {
+	for _, a := range schema {
 		if s, ok := e.fx.Config[a.Name].(string); ok && a.Sensitive {
 			secrets = append(secrets, labelled{fmt.Sprintf("the sensitive config attribute %q", a.Name), s})
 		}
@@ -578,6 +579,79 @@ func caseSecrets(t tester, e *env) {
 	}
 	e.mu.Lock()
 	secrets = append(secrets, e.extra...)
+	e.mu.Unlock()
+	return secrets
+}
+
+// redact replaces every secret the kit knows of, as it is and as JSON
+// escapes it, with [redacted]. Before the connector's metadata has been
+// fetched, the sensitive attributes are those of Harness.Connector.
+func (e *env) redact(text string) string {
+	schema := e.meta.ConfigSchema
+	if e.meta.Type == "" {
+		schema = e.h.Connector.Metadata().ConfigSchema
+	}
+	var forms []string
+	for _, s := range e.secrets(schema) {
+		if s.secret != "" {
+			forms = append(forms, secretForms(s.secret)...)
+		}
+	}
+	// Longest first, so that a secret containing another goes whole.
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	for _, f := range forms {
+		text = strings.ReplaceAll(text, f, "[redacted]")
+	}
+	return text
+}
+
+// redactingT passes every text a case prints through redact.
+type redactingT struct {
+	tester
+	redact func(string) string
+}
+
+func (r redactingT) sprintln(args []any) string {
+	return r.redact(strings.TrimSuffix(fmt.Sprintln(args...), "\n"))
+}
+
+func (r redactingT) Log(args ...any) { r.tester.Helper(); r.tester.Log(r.sprintln(args)) }
+func (r redactingT) Logf(format string, args ...any) {
+	r.tester.Helper()
+	r.tester.Log(r.redact(fmt.Sprintf(format, args...)))
+}
+func (r redactingT) Error(args ...any) { r.tester.Helper(); r.tester.Error(r.sprintln(args)) }
+func (r redactingT) Errorf(format string, args ...any) {
+	r.tester.Helper()
+	r.tester.Error(r.redact(fmt.Sprintf(format, args...)))
+}
+func (r redactingT) Fatal(args ...any) { r.tester.Helper(); r.tester.Fatal(r.sprintln(args)) }
+func (r redactingT) Fatalf(format string, args ...any) {
+	r.tester.Helper()
+	r.tester.Fatal(r.redact(fmt.Sprintf(format, args...)))
+}
+func (r redactingT) Skip(args ...any) { r.tester.Helper(); r.tester.Skip(r.sprintln(args)) }
+func (r redactingT) Skipf(format string, args ...any) {
+	r.tester.Helper()
+	r.tester.Skip(r.redact(fmt.Sprintf(format, args...)))
+}
+func (r redactingT) Run(name string, f func(tester)) bool {
+	return r.tester.Run(name, func(t tester) { f(redactingT{t, r.redact}) })
+}
+
+func caseSecrets(t tester, e *env) {
+	// Provoke the errors most likely to quote a secret: a refused login,
+	// and the lookups that fail.
+	wrong := e.fx.ServiceAccount
+	wrong.Secret = e.wrongSecret()
+	_ = e.configure("connectortest-wrong-secret", e.fx.Config, wrong)
+	_, _ = e.checkout(e.fx.Absent)
+	if !e.fx.Ambiguous.IsZero() {
+		_, _ = e.checkout(e.fx.Ambiguous)
+	}
+
+	secrets := e.secrets(e.meta.ConfigSchema)
+	e.mu.Lock()
 	places := map[string]string{"an error message, hint or Check finding": strings.Join(e.texts, "\n")}
 	e.mu.Unlock()
 	for k, v := range e.logs.texts() {
@@ -612,8 +686,7 @@ func caseSecrets(t tester, e *env) {
 // findSecret looks for a secret as it is and as JSON escapes it (the
 // plugin's log lines are JSON), and returns the place with the secret masked.
 func findSecret(text, secret string) (string, bool) {
-	b, _ := json.Marshal(secret)
-	for _, form := range []string{secret, strings.Trim(string(b), `"`)} {
+	for _, form := range secretForms(secret) {
 		i := strings.Index(text, form)
 		if i < 0 {
 			continue
@@ -622,6 +695,16 @@ func findSecret(text, secret string) (string, bool) {
 		return strings.ReplaceAll(text[start:end], form, "<SECRET>"), true
 	}
 	return "", false
+}
+
+// secretForms are the ways a secret shows in text: as it is, and as JSON
+// escapes it.
+func secretForms(secret string) []string {
+	b, _ := json.Marshal(secret)
+	if escaped := strings.Trim(string(b), `"`); escaped != secret {
+		return []string{secret, escaped}
+	}
+	return []string{secret}
 }
 
 const lower = "abcdefghijkmnopqrstuvwxyz"

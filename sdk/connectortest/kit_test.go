@@ -15,6 +15,7 @@ import (
 	"github.com/byov/byov/sdk/connectortest/internal/broken/ambiguous"
 	"github.com/byov/byov/sdk/connectortest/internal/broken/emptyrequired"
 	"github.com/byov/byov/sdk/connectortest/internal/broken/leakerror"
+	"github.com/byov/byov/sdk/connectortest/internal/broken/leakfail"
 	"github.com/byov/byov/sdk/connectortest/internal/broken/leaklog"
 	"github.com/byov/byov/sdk/connectortest/internal/broken/newline"
 	"github.com/byov/byov/sdk/connectortest/internal/broken/nocheckin"
@@ -35,6 +36,7 @@ var connectors = map[string]sdk.Connector{
 	"newline":       newline.Connector{},
 	"nocontext":     nocontext.Connector{},
 	"leakerror":     leakerror.Connector{},
+	"leakfail":      leakfail.Connector{},
 	"leaklog":       leaklog.Connector{},
 	"racy":          racy.Connector{},
 	"nocheckin":     nocheckin.Connector{},
@@ -175,6 +177,12 @@ func TestBrokenConnectorsFail(t *testing.T) {
 			CaseSecrets: "the service account's secret appears in an error message"}},
 		{connector: "leaklog", fails: map[string]string{
 			CaseSecrets: "Fixture.FoundSecret appears in the connector's log"}},
+		// The cases before secrets print the leaking error, redacted.
+		{connector: "leakfail", fails: map[string]string{
+			CaseCheckoutNotFound:   `returned code Internal (lookup of CORP\nobody as svc with key [redacted] failed)`,
+			CaseConcurrency:        "with key [redacted] failed",
+			CaseCapabilityAccounts: "with key [redacted] failed",
+			CaseSecrets:            "the service account's secret appears in an error message"}},
 	} {
 		t.Run(tc.connector, func(t *testing.T) {
 			if tc.needsRace && !raceEnabled {
@@ -202,6 +210,13 @@ func TestBrokenConnectorsFail(t *testing.T) {
 			}
 			if !rec.logged("failed ") {
 				t.Errorf("no summary line")
+			}
+			for _, secret := range []string{foundPW, serviceSK, tokenVal, "Dup-One-Secret", "Dup-Two-Secret"} {
+				for _, m := range rec.all() {
+					if _, leaked := findSecret(m, secret); leaked {
+						t.Errorf("the kit printed a secret: %s", m)
+					}
+				}
 			}
 		})
 	}
