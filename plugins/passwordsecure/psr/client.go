@@ -93,9 +93,11 @@ type Client struct {
 	// sessMu guards sess and loginCall, the login in progress, which
 	// callers arriving meanwhile share: a burst of 401s, or of checkouts
 	// with a revoked key, costs one login, not one per caller.
+	// closed is set by Close, after which the client logs in no more.
 	sessMu    sync.Mutex
 	sess      *session
 	loginCall *loginCall
+	closed    bool
 
 	filterMu sync.Mutex
 	filter   []byte // the server's default ContainerListFilter, raw JSON
@@ -204,13 +206,18 @@ func (c *Client) Stats() Stats {
 	return Stats{Requests: c.requests.Load(), Logins: c.logins.Load(), CacheHits: c.cacheHits.Load()}
 }
 
-// Close ends the server session (CloseSession) and forgets the keys. The
-// client can still be used afterwards: the next call logs in again.
+// Close cancels the lookups still running and waits for them, ends the
+// server session (CloseSession) and forgets the keys. A closed client does
+// not log in again: every later call fails.
 func (c *Client) Close(ctx context.Context) error {
 	c.sessMu.Lock()
+	c.closed = true
 	s := c.sess
 	c.sess = nil
 	c.sessMu.Unlock()
+	// A lookup may outlive the checkout that started it; it must be done
+	// before the keys it may be using are forgotten.
+	c.flight.close()
 	c.dropCache()
 	if s == nil {
 		return nil
@@ -220,6 +227,11 @@ func (c *Client) Close(ctx context.Context) error {
 		t.CloseIdleConnections()
 	}
 	return err
+}
+
+// errClosed is the error of every call after Close.
+func errClosed() error {
+	return newError(KindUnavailable, nil, "", "the Password Secure client is closed")
 }
 
 func setDefault(s *string, def string) {

@@ -304,6 +304,46 @@ func TestSessionReuse(t *testing.T) {
 	}
 }
 
+// Close cancels a lookup that outlived its checkout and waits for it, so
+// nothing uses the session or logs in once Close has returned; a closed
+// client refuses to log in again.
+func TestCloseEndsRunningLookups(t *testing.T) {
+	f := newFixture(t, psemu.Options{})
+	c := f.client(t, nil)
+	f.srv.SetLatency(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Checkout(ctx, Account{"CORP", "administrator"}, reasonFor("impatient"))
+	f.record(err)
+	if KindOf(err) != KindUnavailable || !strings.Contains(err.Error(), "abandoned") {
+		t.Fatalf("an impatient checkout: %v", err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.srv.TotalCalls()
+	time.Sleep(800 * time.Millisecond)
+	if n := f.srv.TotalCalls() - calls; n != 0 {
+		t.Errorf("the client made %d requests after Close returned", n)
+	}
+	if n := f.srv.SessionCount(); n != 0 {
+		t.Errorf("%d sessions open after Close", n)
+	}
+
+	f.srv.SetLatency(0)
+	logins := f.srv.Calls("Auth/AuthenticateApiKey")
+	_, err = f.checkout(t, c, `CORP\administrator`, reasonFor("after close"))
+	if err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("a checkout after Close: %v", err)
+	}
+	if err := c.Login(context.Background()); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Login after Close: %v", err)
+	}
+	if n := f.srv.Calls("Auth/AuthenticateApiKey") - logins; n != 0 {
+		t.Errorf("a closed client logged in %d times", n)
+	}
+}
+
 func TestUnauthorizedMidSessionLogsInOnce(t *testing.T) {
 	f := newFixture(t, psemu.Options{})
 	c := f.client(t, nil)

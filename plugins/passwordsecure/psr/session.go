@@ -161,6 +161,10 @@ type loginCall struct {
 func (c *Client) relogin(ctx context.Context, stale *session) (*session, error) {
 	for {
 		c.sessMu.Lock()
+		if c.closed {
+			c.sessMu.Unlock()
+			return nil, errClosed()
+		}
 		if cur := c.sess; cur != nil && cur != stale {
 			c.sessMu.Unlock()
 			return cur, nil // someone else logged in meanwhile
@@ -184,12 +188,22 @@ func (c *Client) relogin(ctx context.Context, stale *session) (*session, error) 
 		s, err := c.login(ctx)
 		c.sessMu.Lock()
 		c.loginCall = nil
-		if err == nil {
+		var orphan *session
+		switch {
+		case err == nil && c.closed:
+			// Close ran during the login: the session must not outlive it.
+			orphan, s, err = s, nil, errClosed()
+		case err == nil:
 			c.sess = s
 		}
 		lc.s, lc.err, lc.abandoned = s, err, err != nil && ctx.Err() != nil
 		c.sessMu.Unlock()
 		close(lc.done)
+		if orphan != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+			c.endSession(cctx, orphan)
+			cancel()
+		}
 		return s, err
 	}
 }
