@@ -30,6 +30,7 @@ func main() {
 	flag.DurationVar(&o.chaosEvery, "chaos-every", 3*time.Second, "time between faults")
 	flag.StringVar(&o.inject, "inject", "", `a deliberate fault the checks must catch: "drop-audit" or "stuck-session"`)
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory for inspection")
+	flag.DurationVar(&o.settle, "settle", 45*time.Second, "how long open sessions may take to end after the load stops")
 	flag.Parse()
 	if s := os.Getenv("SOAK"); s != "" && !flagSet("duration") {
 		d, err := time.ParseDuration(s)
@@ -56,6 +57,9 @@ type options struct {
 	chaosEvery time.Duration
 	inject     string
 	keep       bool
+	// settle is how long open sessions may take to end after the load
+	// stops (their maximum duration is 4 s, the expiry worker runs every 5 s).
+	settle time.Duration
 }
 
 // run performs one soak and returns the exit code.

@@ -519,8 +519,18 @@ func (s *soak) swap(typ string) error {
 func (s *soak) finish() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stuck := -1
-	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); {
+	if s.o.inject == "stuck-session" {
+		// A session nothing will ever end: available, with no deadline.
+		now := time.Now()
+		if err := s.host.Store().Update(ctx, func(tx *store.Tx) error {
+			return tx.PutSession(&store.Session{ID: "ses_injected_stuck", Requester: s.userName(0), Activity: "builtin",
+				Resource: "srv", Connector: "vault", State: string(sessions.StateAvailable), CreatedAt: now, UpdatedAt: now})
+		}); err != nil {
+			return fmt.Errorf("injecting the fault: %w", err)
+		}
+	}
+	stuck := -1 // stays so when the sessions cannot be listed at all
+	for deadline := time.Now().Add(s.o.settle); time.Now().Before(deadline); {
 		open, err := s.root.ListSessions(ctx, client.SessionFilter{States: []string{"active"}, Limit: 1000})
 		if err == nil {
 			stuck = len(open)
@@ -529,9 +539,6 @@ func (s *soak) finish() error {
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
-	}
-	if s.o.inject == "stuck-session" {
-		stuck++
 	}
 	s.checks = append(s.checks, check{"no session stuck in a non-final state", stuck == 0, fmt.Sprintf("%d open after the load stopped", stuck)})
 	s.stopHost()

@@ -21,7 +21,7 @@ func TestSoakFailsOnInjectedFaults(t *testing.T) {
 	} {
 		t.Run(tc.inject, func(t *testing.T) {
 			var out bytes.Buffer
-			code := run(context.Background(), options{duration: 4 * time.Second, users: 3, chaosEvery: 2 * time.Second, inject: tc.inject}, &out)
+			code := run(context.Background(), options{duration: 4 * time.Second, users: 3, chaosEvery: 2 * time.Second, inject: tc.inject, settle: 15 * time.Second}, &out)
 			if code == 0 {
 				t.Fatalf("the soak passed with fault %s injected:\n%s", tc.inject, out.String())
 			}
