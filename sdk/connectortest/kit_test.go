@@ -324,6 +324,9 @@ type recorder struct {
 type recording struct {
 	mu      sync.Mutex
 	entries []entry
+	// subtests records every subtest Run started, by full name, and
+	// whether it ended skipped.
+	subtests map[string]bool
 }
 
 type entry struct {
@@ -391,6 +394,12 @@ func (r *recorder) Run(name string, f func(tester)) bool {
 		f(child)
 	}()
 	<-done
+	r.root.mu.Lock()
+	if r.root.subtests == nil {
+		r.root.subtests = map[string]bool{}
+	}
+	r.root.subtests[child.name] = child.Skipped()
+	r.root.mu.Unlock()
 	if child.Failed() {
 		r.Fail()
 	}
@@ -425,21 +434,13 @@ func (rec *recording) failedCases() []string {
 	return out
 }
 
+// ran reports whether the subtest named test (in full, such as
+// "process/check") was run and not skipped.
 func (rec *recording) ran(test string) bool {
-	for _, e := range rec.snapshot() {
-		if e.test == test {
-			return true
-		}
-	}
-	// A passing case records nothing; that it was not skipped or failed is
-	// all we can see, so look for the summary naming it.
-	_, c, _ := strings.Cut(test, "/")
-	for _, l := range rec.logs() {
-		if strings.Contains(l, c) {
-			return true
-		}
-	}
-	return false
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	skipped, ok := rec.subtests[test]
+	return ok && !skipped
 }
 
 func (rec *recording) said(c, msg string) bool {
