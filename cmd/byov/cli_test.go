@@ -100,7 +100,7 @@ func TestDevRunsSessionsThroughBothConnectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs logbuffer.Buffer
 	dev.Stderr = &logs
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
@@ -163,10 +163,11 @@ func TestDevRunsSessionsThroughBothConnectors(t *testing.T) {
 	if err := dev.Wait(); err != nil {
 		t.Fatalf("byov dev did not stop cleanly on Ctrl-C: %v\n%s", err, logs.String())
 	}
-	if len(dirMatch) == 2 {
-		if _, err := os.Stat(dirMatch[1]); !os.IsNotExist(err) {
-			t.Fatalf("byov dev left its directory %s behind", dirMatch[1])
-		}
+	if len(dirMatch) != 2 {
+		t.Fatalf("byov dev did not say where its directory is:\n%s", banner.String())
+	}
+	if _, err := os.Stat(dirMatch[1]); !os.IsNotExist(err) {
+		t.Fatalf("byov dev left its directory %s behind", dirMatch[1])
 	}
 	if strings.Contains(logs.String(), "from-stdin-pw") {
 		t.Fatal("a password reached the host log")

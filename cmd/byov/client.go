@@ -230,10 +230,6 @@ func cmdSessionCredential(args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.format == "json" {
-		// The API's own JSON, password included: that is what was asked for.
-		return cf.output(cred, nil)
-	}
 	return cf.output(cred, func(w io.Writer) {
 		fmt.Fprintf(w, "Username\t%s\n", cred.Username)
 		fmt.Fprintf(w, "Password\t%s\n", cred.Password)
@@ -411,6 +407,10 @@ func cmdVaultPut(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The request's time starts after the prompt, however long that took.
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), cf.timeout)
+	defer cancel()
 	res, err := c.PutAccount(ctx, connector, api.PutAccountRequest{Account: rest[0], Password: pw, Description: description})
 	if err != nil {
 		return err
@@ -473,12 +473,6 @@ func cmdTokenCreate(args []string) error {
 	tok, err := c.CreateToken(ctx, req)
 	if err != nil {
 		return err
-	}
-	if cf.format == "json" {
-		return cf.output(struct {
-			Token string `json:"token"`
-			api.TokenInfo
-		}{tok.Token, tok.TokenInfo}, nil)
 	}
 	return cf.output(tok, func(w io.Writer) {
 		fmt.Fprintf(w, "Token\t%s\n", tok.Token)

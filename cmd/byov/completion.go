@@ -4,20 +4,20 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/byov/byov/sdk"
 )
 
 func init() {
 	register("completion", "Print a shell completion script (bash or zsh)", cmdCompletion)
 	register("version", "Print byov's version", func([]string) error {
-		fmt.Fprintf(stdout, "byov %s (connector protocol %d)\n", version, protocolVersion)
+		fmt.Fprintf(stdout, "byov %s (connector protocol %d)\n", version, sdk.ProtocolVersion)
 		return nil
 	})
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
-
-const protocolVersion = 1
 
 // cmdCompletion prints a completion script built from the command table, so
 // it never falls behind the commands.
