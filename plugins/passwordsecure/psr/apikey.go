@@ -59,10 +59,10 @@ type APIKey struct {
 	RightsText, ScopesText string
 }
 
-func (k *APIKey) String() string {
-	if k == nil {
-		return "<no API key>"
-	}
+// String and GoString have value receivers, so that formatting an APIKey
+// value, not only a pointer, shows the claims and never the secrets. A nil
+// *APIKey formats as <nil>.
+func (k APIKey) String() string {
 	exp := "no expiry"
 	if !k.ExpiresAt.IsZero() {
 		exp = "expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
@@ -70,7 +70,7 @@ func (k *APIKey) String() string {
 	return fmt.Sprintf("API key of user %q in database %q (%s; rights %q, scopes %q)", k.User, k.Database, exp, k.RightsText, k.ScopesText)
 }
 
-func (k *APIKey) GoString() string { return k.String() }
+func (k APIKey) GoString() string { return k.String() }
 
 // CanRead reports whether the key's access rights include Read.
 func (k *APIKey) CanRead() bool { return k.Rights&RightRead != 0 }

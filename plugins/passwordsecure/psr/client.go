@@ -49,6 +49,7 @@ type Options struct {
 	// BaseURL is the API URL, e.g. https://ps.example.com/api (§1.1).
 	BaseURL string
 	// APIKey is the key as Password Secure showed it: <JWT>:<base64 key>.
+	// New parses it and does not keep the string.
 	APIKey string
 	// CACertPEM holds extra CA certificates to trust, beside the system's.
 	CACertPEM []byte
@@ -192,6 +193,9 @@ func New(opts Options) (*Client, error) {
 		},
 	}
 	c.key, c.keyErr = ParseAPIKey(opts.APIKey)
+	// The parsed key is all the client needs; the string would otherwise
+	// stay in memory, and in any %+v of the client, for the client's life.
+	c.opts.APIKey = ""
 	return c, nil
 }
 

@@ -96,7 +96,11 @@ func (c *Client) Diagnose(ctx context.Context, account *Account) []Step {
 		return steps
 	}
 
-	if !add("api-key", c.checkKey(), c.key.String()) {
+	keyErr, keyMsg := c.checkKey(), ""
+	if keyErr == nil {
+		keyMsg = c.key.String()
+	}
+	if !add("api-key", keyErr, keyMsg) {
 		return steps
 	}
 	if !add("login", c.Login(ctx), fmt.Sprintf("logged in as %q with the API key", c.key.User)) {

@@ -149,6 +149,10 @@ func (f *fixture) secretsIn(haystack string) []string {
 	for _, k := range f.keys {
 		if jwt, priv, ok := strings.Cut(k, ":"); ok {
 			needles = append(needles, jwt, priv)
+			if raw, err := base64.StdEncoding.DecodeString(priv); err == nil && len(raw) > 0 {
+				// The private key as fmt prints a []byte field.
+				needles = append(needles, fmt.Sprint(raw), fmt.Sprintf("%#v", raw), fmt.Sprintf("%x", raw))
+			}
 			if segs := strings.Split(jwt, "."); len(segs) == 3 {
 				needles = append(needles, segs[1], segs[2])
 			}
@@ -724,7 +728,8 @@ func TestNoSecretsInLogsWhenFormatted(t *testing.T) {
 	}
 	// A careless caller logging the key or the client must leak nothing.
 	log := hclog.New(&hclog.LoggerOptions{Output: f.logs, Level: hclog.Trace})
-	log.Info("careless", "key", k, "key_v", fmt.Sprintf("%v %+v %#v", k, k, k))
+	log.Info("careless", "key", k, "key_v", fmt.Sprintf("%v %+v %#v", k, k, k),
+		"key_value", fmt.Sprintf("%v %+v %#v", *k, *k, *k), "client", fmt.Sprintf("%+v %#v", c, c))
 	if !strings.Contains(f.logs.String(), "careless") {
 		t.Fatal("the log capture does not work")
 	}
