@@ -383,7 +383,7 @@ func parseStates(v string) ([]sessions.State, error) {
 		}
 		if st == "active" {
 			// The states of a session that is not over yet.
-			out = append(out, sessions.StatePending, sessions.StateProvisioning, sessions.StateAvailable, sessions.StateEnding)
+			out = append(out, sessions.OpenStates...)
 			continue
 		}
 		if !slices.Contains(knownStates, st) {

@@ -135,10 +135,6 @@ func New(st *store.Store, opts Options) *Log {
 	return &Log{st: st, now: now}
 }
 
-// Store returns the state file the log lives in, for callers that want to
-// append with AppendTx inside their own Update.
-func (l *Log) Store() *store.Store { return l.st }
-
 // Append records e and returns the record once it is durable.
 func (l *Log) Append(ctx context.Context, e Event) (Record, error) {
 	var rec Record

@@ -408,9 +408,6 @@ func (s *Server) Close() {
 	}
 }
 
-// Addr is the listen address of the configuration in force.
-func (s *Server) Addr() string { return s.cfg.Load().Server.Listen }
-
 func isLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {

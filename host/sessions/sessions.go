@@ -78,8 +78,18 @@ func (s State) Ended() bool {
 	return s == StateCompleted || s == StateFailed || s == StateCancelled
 }
 
-// openStates are the states the expiry worker looks after.
-var openStates = []string{string(StatePending), string(StateProvisioning), string(StateAvailable), string(StateEnding)}
+// OpenStates are the states of a session that is not over yet: the ones
+// the expiry worker looks after and the API's "active".
+var OpenStates = []State{StatePending, StateProvisioning, StateAvailable, StateEnding}
+
+// openStates is OpenStates as the store filters them.
+var openStates = func() []string {
+	out := make([]string, len(OpenStates))
+	for i, st := range OpenStates {
+		out[i] = string(st)
+	}
+	return out
+}()
 
 // SystemActor is the actor of what the host does on its own (expiry, cleanup
 // after a restart).

@@ -68,20 +68,6 @@ func (t *Tx) InsertAudit(r AuditRow) error {
 	return nil
 }
 
-// AuditHead returns the stored chain head: the seq and hash of the last record
-// appended, as kept beside the log. ok is false when nothing was ever
-// appended.
-func (s *Store) AuditHead(ctx context.Context) (seq int64, hash []byte, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, false, nil
-	}
-	if err != nil {
-		return 0, nil, false, fmt.Errorf("cannot read the audit chain head: %w", err)
-	}
-	return seq, hash, true, nil
-}
-
 // AuditFilter selects audit records. Zero fields do not filter.
 type AuditFilter struct {
 	SessionID string

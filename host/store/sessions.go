@@ -141,8 +141,8 @@ type SessionFilter struct {
 	Limit int
 }
 
-// Sessions returns the sessions matching f, newest first.
-func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error) {
+// where renders the filter's conditions (all but the limit).
+func (f SessionFilter) where() (string, []any) {
 	var where []string
 	var args []any
 	if f.Requester != "" {
@@ -159,10 +159,26 @@ func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error
 		where = append(where, "expires_at > 0 AND expires_at <= ?")
 		args = append(args, nanos(f.DueBy))
 	}
-	q := "SELECT " + sessionColumns + " FROM sessions"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// CountSessions counts the sessions matching f (its limit aside).
+func (s *Store) CountSessions(ctx context.Context, f SessionFilter) (int, error) {
+	where, args := f.where()
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sessions"+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("cannot count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Sessions returns the sessions matching f, newest first.
+func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error) {
+	where, args := f.where()
+	q := "SELECT " + sessionColumns + " FROM sessions" + where
 	limit := f.Limit
 	if limit == 0 {
 		limit = 100
