@@ -40,7 +40,7 @@ func Serve(c Connector) {
 			"put it in the host's plugin_dir, run `byov plugin lock`, then `byov plugin reload %s`.\n", m.Type, m.Version, m.Type)
 		os.Exit(1)
 	}
-	go watchParent(logger)
+	go watchParent(logger, srv)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -64,11 +64,12 @@ func newPluginLogger() hclog.Logger {
 	})
 }
 
-func watchParent(logger hclog.Logger) {
+func watchParent(logger hclog.Logger, srv *grpcServer) {
 	parent := os.Getppid()
 	for range time.Tick(parentCheckInterval) {
 		if os.Getppid() != parent {
-			logger.Warn("the byov host that started this connector is gone; exiting", "host_pid", parent)
+			logger.Warn("the byov host that started this connector is gone; closing its instances and exiting", "host_pid", parent)
+			srv.closeAll(closeTimeout)
 			os.Exit(2)
 		}
 	}
