@@ -346,6 +346,20 @@ func (s *Server) SessionCount() int {
 	return n
 }
 
+// SessionKeys returns the session keys of the live sessions. They are
+// secrets: tests use them to check that no log line or error holds one.
+func (s *Server) SessionKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, se := range s.sessions {
+		if se.expires.IsZero() || time.Now().Before(se.expires) {
+			out = append(out, se.key)
+		}
+	}
+	return out
+}
+
 // --- HTTP ---
 
 // errorBody is the §1.4 500 body.

@@ -40,6 +40,9 @@ type fixture struct {
 	mu     sync.Mutex
 	errors []string
 	keys   []string // every API key handed to a client
+	// sessionSecrets holds the session keys and token2 values seen while
+	// the sessions were live (they are gone once the clients close).
+	sessionSecrets map[string]bool
 }
 
 func newFixture(t testing.TB, opts psemu.Options) *fixture {
@@ -104,8 +107,30 @@ func (f *fixture) client(t testing.TB, mod func(*Options)) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close(context.Background()) })
+	t.Cleanup(func() {
+		f.noteSessions(c)
+		c.Close(context.Background())
+	})
 	return c
+}
+
+// noteSessions records the session material of the server's live sessions
+// and of c's current session, for the secret scan.
+func (f *fixture) noteSessions(c *Client) {
+	found := f.srv.SessionKeys()
+	c.sessMu.Lock()
+	if c.sess != nil {
+		found = append(found, c.sess.token2)
+	}
+	c.sessMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sessionSecrets == nil {
+		f.sessionSecrets = map[string]bool{}
+	}
+	for _, s := range found {
+		f.sessionSecrets[s] = true
+	}
 }
 
 // checkout runs a checkout and records the error text for the secret scan.
@@ -117,6 +142,7 @@ func (f *fixture) checkout(t *testing.T, c *Client, acct string, reason string) 
 	}
 	cred, err := c.Checkout(context.Background(), a, reason)
 	f.record(err)
+	f.noteSessions(c)
 	return cred, err
 }
 
@@ -157,6 +183,9 @@ func (f *fixture) secretsIn(haystack string) []string {
 				needles = append(needles, segs[1], segs[2])
 			}
 		}
+	}
+	for secret := range f.sessionSecrets {
+		needles = append(needles, secret)
 	}
 	needles = append(needles, allPasswords...)
 	for _, n := range needles {
@@ -738,7 +767,17 @@ func TestNoSecretsInLogsWhenFormatted(t *testing.T) {
 	if raw, _ := base64.StdEncoding.DecodeString(priv); len(raw) == 0 {
 		t.Fatal("the fixture key has no private part")
 	}
-	for _, planted := range []string{f.key, priv, pwAdmin} {
+	if _, err := f.checkout(t, c, `CORP\administrator`, reasonFor("scan")); err != nil {
+		t.Fatal(err)
+	}
+	sessionKeys := f.srv.SessionKeys()
+	if len(sessionKeys) != 1 {
+		t.Fatalf("the server holds %d live sessions, want 1", len(sessionKeys))
+	}
+	c.sessMu.Lock()
+	token2 := c.sess.token2
+	c.sessMu.Unlock()
+	for _, planted := range []string{f.key, priv, pwAdmin, sessionKeys[0], token2} {
 		if len(f.secretsIn("log line with "+planted)) == 0 {
 			t.Errorf("the secret scan misses a planted secret of %d chars", len(planted))
 		}
