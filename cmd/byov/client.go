@@ -395,21 +395,19 @@ func readPassword(account string) (string, error) {
 
 func cmdVaultPut(args []string) error {
 	var connector, description string
-	cf, rest, c, ctx, cancel, err := setup("vault put", "vault put [-connector NAME] [-description TEXT] DOMAIN\\\\user", args, 1, func(fs *flag.FlagSet) {
+	cf, rest, c, _, cancelSetup, err := setup("vault put", "vault put [-connector NAME] [-description TEXT] DOMAIN\\\\user", args, 1, func(fs *flag.FlagSet) {
 		fs.StringVar(&connector, "connector", "vault", "the builtin connector block's name")
 		fs.StringVar(&description, "description", "", "a note kept with the account")
 	})
 	if err != nil {
 		return err
 	}
-	defer cancel()
+	cancelSetup() // the request's time starts after the prompt, however long that takes
 	pw, err := readPassword(rest[0])
 	if err != nil {
 		return err
 	}
-	// The request's time starts after the prompt, however long that took.
-	cancel()
-	ctx, cancel = context.WithTimeout(context.Background(), cf.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cf.timeout)
 	defer cancel()
 	res, err := c.PutAccount(ctx, connector, api.PutAccountRequest{Account: rest[0], Password: pw, Description: description})
 	if err != nil {
